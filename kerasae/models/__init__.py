@@ -1,0 +1,27 @@
+"""The model zoo: every family registers itself in `kerasae.registry.MODELS`.
+
+`build(model_config)` returns the registered model for `model_config.name`.
+"""
+
+from kerasae.models import autoencoder  # noqa: F401  (registers ae, dae, ...)
+from kerasae.models import vae  # noqa: F401
+from kerasae.models.base import Autoencoder
+from kerasae.registry import MODELS
+
+
+def build(model_config):
+    """Builds the registered model named `model_config.name`.
+
+    Args:
+        model_config: a resolved `ModelConfig` (input shape filled in).
+
+    Returns:
+        A built `Autoencoder` subclass.
+
+    Raises:
+        ConfigError: unknown name, or an architecture the data cannot use.
+    """
+    return MODELS.get(model_config.name)(model_config)
+
+
+__all__ = ["Autoencoder", "MODELS", "build"]

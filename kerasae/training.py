@@ -1,0 +1,243 @@
+"""Training: config -> data -> model -> fit under a strategy -> workdir.
+
+`train(config)` is what `train.py` calls. It resolves the data-dependent
+fields of the config, refuses a workdir that holds another run, resumes an
+interrupted one (Keras `BackupAndRestore`), and writes `model.keras`,
+`metrics.json` and a one-screen summary.
+"""
+
+import dataclasses
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from kerasae import config as kae_config
+from kerasae import data as kae_data
+from kerasae import distribute
+from kerasae import models
+from kerasae import workdir as wd
+from kerasae.errors import ConfigError, WorkdirError
+
+
+def resolve(config, bundle):
+    """Fills the data-dependent model fields from a loaded `DataBundle`.
+
+    Raises:
+        ConfigError: a Bernoulli likelihood was asked for data outside
+            [0, 1], or a supervised model for data without labels.
+    """
+    m = config.model
+    loss = m.reconstruction_loss
+    if loss == "auto":
+        loss = "bce" if bundle.unit_range else "mse"
+    if loss == "bce" and not bundle.unit_range:
+        raise ConfigError(
+            f"--reconstruction_loss=bce needs data in [0, 1], but "
+            f"{bundle.name} is standardized real-valued data (range "
+            f"{bundle.data_range[0]:.3g} to {bundle.data_range[1]:.3g}); use "
+            "--reconstruction_loss=mse"
+        )
+    activation = m.output_activation
+    if activation == "auto":
+        activation = "sigmoid" if loss == "bce" or bundle.unit_range \
+            else "linear"
+    model = dataclasses.replace(
+        m,
+        reconstruction_loss=loss,
+        output_activation=activation,
+        input_shape=tuple(int(d) for d in bundle.input_shape),
+        data_range=tuple(float(v) for v in bundle.data_range),
+        num_classes=int(bundle.num_classes),
+    )
+    return dataclasses.replace(config, model=model)
+
+
+def train(config, workdir, overwrite=False, callbacks=(), verbose="auto"):
+    """Trains the model `config` describes and fills `workdir`.
+
+    Args:
+        config: a `Config`.
+        workdir: folder for config, checkpoints, logs, model and metrics.
+        overwrite: replace a previous run in `workdir`.
+        callbacks: extra Keras callbacks (tests use them to interrupt).
+        verbose: Keras `fit` verbosity.
+
+    Returns:
+        The metrics dict written to `metrics.json`.
+
+    Raises:
+        KerasaeError: bad config, data or workdir, with a one-line message.
+    """
+    kae_config.validate(config)
+    t = config.train
+    strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
+    replicas = strategy.num_replicas_in_sync
+    if t.batch_size % replicas:
+        raise ConfigError(
+            f"--batch_size={t.batch_size} does not divide evenly across "
+            f"{replicas} replicas; use a multiple of {replicas}"
+        )
+    models.MODELS.get(config.model.name)  # unknown names fail before loading
+    keras.utils.set_random_seed(t.seed)
+    bundle = kae_data.load(config.data, seed=t.seed)
+    config = resolve(config, bundle)
+    state = wd.prepare(workdir, config.to_dict(), overwrite=overwrite)
+    if state == "finished":
+        metrics = wd.read_json(workdir, wd.METRICS)
+        print(f"{workdir} already holds this finished run; pass --overwrite "
+              "to train it again.")
+        print_summary(workdir, metrics)
+        return metrics
+    wd.write_json(workdir, wd.CONFIG, config.to_dict())
+    wd.write_json(workdir, wd.PREPROCESSING, bundle.preprocessing.to_dict())
+
+    with strategy.scope():
+        model = models.build(config.model)
+        compile_model(model, config)
+    train_ds, val_ds = datasets(model, bundle, t, replicas)
+    started = time.time()
+    model.fit(
+        train_ds,
+        epochs=t.epochs,
+        steps_per_epoch=t.steps_per_epoch,
+        validation_data=val_ds,
+        callbacks=standard_callbacks(workdir) + list(callbacks),
+        verbose=verbose,
+    )
+    seconds = time.time() - started
+    save_model(model, wd.path(workdir, wd.MODEL))
+    metrics = evaluate(model, config, bundle, t.batch_size)
+    metrics["train_seconds"] = round(seconds, 1)
+    wd.write_json(workdir, wd.METRICS, metrics)
+    print_summary(workdir, metrics)
+    return metrics
+
+
+def compile_model(model, config):
+    """Compiles `model` with the optimizers `config.train` asks for."""
+    t = config.train
+    model.compile(
+        optimizer=keras.optimizers.Adam(t.learning_rate),
+        steps_per_execution=t.steps_per_execution,
+        jit_compile=t.jit_compile,
+    )
+
+
+def datasets(model, bundle, train_config, replicas):
+    """Training and validation `tf.data` pipelines for `model`."""
+    labels = model.uses_labels
+    train = bundle.train
+    if labels and train.y is None:
+        raise ConfigError(
+            f"--model={model.config.name} with labels needs a labelled "
+            "dataset (a TFDS label, a --label_column, or class subfolders)")
+    # Several replicas need equal shares of every batch, so the last,
+    # smaller batch of an epoch is dropped there.
+    drop = replicas > 1
+    if drop and len(train.x) < train_config.batch_size:
+        raise ConfigError(
+            f"--batch_size={train_config.batch_size} is larger than the "
+            f"{len(train.x)} training examples; use a smaller batch")
+    train_ds = kae_data.make_dataset(
+        train.x, train.y if labels else None,
+        batch_size=train_config.batch_size, shuffle=True,
+        seed=train_config.seed,
+        repeat=train_config.steps_per_epoch is not None,
+        drop_remainder=drop)
+    val = bundle.validation
+    val_ds = kae_data.make_dataset(
+        val.x, val.y if labels else None,
+        batch_size=train_config.batch_size, drop_remainder=drop)
+    return train_ds, val_ds
+
+
+def standard_callbacks(workdir):
+    """Resume, checkpoints, TensorBoard logs and a CSV history."""
+    return [
+        keras.callbacks.BackupAndRestore(wd.path(workdir, wd.BACKUP)),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(workdir, wd.CHECKPOINTS,
+                         "epoch-{epoch:03d}.weights.h5"),
+            save_weights_only=True),
+        keras.callbacks.TensorBoard(wd.path(workdir, wd.LOGS)),
+        keras.callbacks.CSVLogger(wd.path(workdir, wd.HISTORY), append=True),
+    ]
+
+
+def save_model(model, target):
+    """Saves `model` to `target` atomically (a reader never sees half)."""
+    temporary = target + ".tmp.keras"
+    model.save(temporary)
+    os.replace(temporary, target)
+
+
+def evaluate(model, config, bundle, batch_size):
+    """Final metrics on the test split, or validation when there is none.
+
+    Returns:
+        `{"model", "dataset", "epochs", "eval_split", <split>: {...}}`;
+        `mse` is per element in model space ([0, 1] pixels, standardized
+        features), `mse_raw` per element in the data's original units.
+    """
+    split = bundle.eval_split
+    labels = model.uses_labels
+    ds = kae_data.make_dataset(
+        split.x, split.y if labels else None, batch_size=batch_size)
+    results = model.evaluate(ds, verbose=0, return_dict=True)
+    results = {k: float(v) for k, v in results.items()}
+    reconstruction = model.predict(
+        kae_data.make_dataset(split.x, batch_size=batch_size), verbose=0) \
+        if not labels else None
+    if reconstruction is not None:
+        pre = bundle.preprocessing
+        raw_error = pre.invert(reconstruction) - pre.invert(split.x)
+        results["mse_raw"] = float(np.mean(np.square(raw_error)))
+    name = bundle.eval_split_name
+    return {
+        "model": config.model.name,
+        "dataset": config.data.dataset,
+        "epochs": config.train.epochs,
+        "seed": config.train.seed,
+        "eval_split": name,
+        "num_examples": int(len(split.x)),
+        name: results,
+    }
+
+
+def print_summary(workdir, metrics):
+    """Prints where the run's files are and its final metrics."""
+    split = metrics.get("eval_split", "test")
+    values = metrics.get(split, {})
+    shown = ", ".join(
+        f"{k}={v:.4g}" for k, v in sorted(values.items())
+        if isinstance(v, (int, float)) and math.isfinite(v))
+    print(f"\nkerasae: {metrics.get('model')} on {metrics.get('dataset')}, "
+          f"{metrics.get('epochs')} epochs")
+    print(f"  {split} metrics: {shown}")
+    print(f"  model:    {wd.path(workdir, wd.MODEL)}")
+    print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
+    print(f"  logs:     {wd.path(workdir, wd.LOGS)} "
+          f"(tensorboard --logdir {wd.path(workdir, wd.LOGS)})")
+
+
+def load_run(workdir):
+    """Loads a finished run: (config, model, preprocessing).
+
+    Raises:
+        WorkdirError: `workdir` holds no trained model.
+    """
+    config_dict = wd.read_json(workdir, wd.CONFIG)
+    model_path = wd.path(workdir, wd.MODEL)
+    if config_dict is None or not os.path.exists(model_path):
+        raise WorkdirError(
+            f"--workdir={workdir} holds no trained model (no config.json "
+            "and model.keras); run train.py with this --workdir first")
+    config = kae_config.Config.from_dict(config_dict)
+    model = keras.saving.load_model(model_path)
+    pre = kae_data.Preprocessing.from_dict(
+        wd.read_json(workdir, wd.PREPROCESSING))
+    return config, model, pre
+

@@ -1,0 +1,30 @@
+"""Packaging for kerasae: `pip install -e .[test]` for development."""
+
+import setuptools
+
+setuptools.setup(
+    name="kerasae",
+    version="0.1.0",
+    description=(
+        "Train, evaluate and deploy autoencoders (AE, DAE, sparse, VAE, AAE) "
+        "with TensorFlow/Keras, exported for TF Serving and TFLite."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=setuptools.find_packages(include=["kerasae", "kerasae.*"]),
+    py_modules=["train", "export"],
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras==3.15.*",
+        "tensorflow-datasets==4.9.10",
+        # tensorflow-datasets 4.9.10 imports it without declaring it.
+        "importlib_resources",
+        "absl-py",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "ai-edge-litert",
+    ],
+    extras_require={"test": ["pytest", "ruff"]},
+)

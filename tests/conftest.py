@@ -1,0 +1,18 @@
+"""Shared test setup: quiet TensorFlow logs, and small model configs."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_TFDS = os.path.join(os.path.dirname(REPO), "shared", "tfds")
+
+
+@pytest.fixture
+def shared_tfds():
+    """Path of the prepared MNIST in TFDS format, or skip."""
+    if not os.path.isdir(os.path.join(SHARED_TFDS, "mnist")):
+        pytest.skip(f"prepared MNIST not found at {SHARED_TFDS}")
+    return SHARED_TFDS
