@@ -117,8 +117,15 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose="auto"):
 
 
 def compile_model(model, config):
-    """Compiles `model` with the optimizers `config.train` asks for."""
+    """Compiles `model` with the optimizers `config.train` asks for.
+
+    A model with several optimizers (the adversarial autoencoder) defines
+    `compile_from_config(train_config)` and is compiled by it.
+    """
     t = config.train
+    if hasattr(model, "compile_from_config"):
+        model.compile_from_config(t)
+        return
     model.compile(
         optimizer=keras.optimizers.Adam(t.learning_rate),
         steps_per_execution=t.steps_per_execution,
@@ -195,6 +202,10 @@ def evaluate(model, config, bundle, batch_size):
         pre = bundle.preprocessing
         raw_error = pre.invert(reconstruction) - pre.invert(split.x)
         results["mse_raw"] = float(np.mean(np.square(raw_error)))
+    if hasattr(model, "evaluation_metrics"):
+        # Model families add their own figures (the adversarial
+        # autoencoder's prior-match statistics, for example).
+        results.update(model.evaluation_metrics(split.x, split.y))
     name = bundle.eval_split_name
     return {
         "model": config.model.name,
