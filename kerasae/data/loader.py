@@ -1,0 +1,102 @@
+"""`load`: from a `DataConfig` to a `DataBundle` in model space.
+
+`config.dataset` names an existing path (the user's own data) or, failing
+that, a TFDS dataset. Reading, splitting and scaling are separate steps so
+that the scaling statistics come from the final training split only.
+"""
+
+import os
+
+import numpy as np
+
+from kerasae.data import preprocessing
+from kerasae.data.arrays import read_npy, read_npz
+from kerasae.data.bundle import DataBundle, Split
+from kerasae.data.csv_source import read_csv
+from kerasae.data.images import read_image_folder
+from kerasae.data.splits import choose_splits
+from kerasae.data.tfds_source import read_tfds
+from kerasae.errors import DataError
+
+_FILE_READERS = {".npz": read_npz, ".npy": read_npy}
+
+
+def load(config, seed=0):
+    """Loads, splits and scales the data a config names.
+
+    Args:
+        config: a `kerasae.config.DataConfig`.
+        seed: seeds the held-out validation split.
+
+    Returns:
+        A `DataBundle` whose splits are float32 in model space.
+
+    Raises:
+        DataError: the data is missing, unreadable or invalid; the message
+            is one line saying what to fix.
+        ConfigError: `validation_fraction` outside [0, 1).
+    """
+    source = read_source(config)
+    train, validation, test = choose_splits(
+        source, config.validation_fraction, tuple(config.train_classes),
+        seed)
+    prep = preprocessing.fit(source.scaling, train.x)
+    train, validation = _apply(prep, train), _apply(prep, validation)
+    test = None if test is None else _apply(prep, test)
+    return DataBundle(
+        name=source.name,
+        kind=source.kind,
+        train=train,
+        validation=validation,
+        test=test,
+        input_shape=tuple(int(d) for d in train.x.shape[1:]),
+        preprocessing=prep,
+        unit_range=source.scaling != preprocessing.STANDARDIZE,
+        data_range=(float(train.x.min()), float(train.x.max())),
+        num_classes=source.num_classes,
+        feature_names=source.feature_names,
+    )
+
+
+def read_source(config):
+    """Reads the raw `Source` that `config.dataset` names.
+
+    Args:
+        config: a `kerasae.config.DataConfig`.
+
+    Returns:
+        A `Source` of raw arrays.
+
+    Raises:
+        DataError: see `load`.
+    """
+    dataset = config.dataset
+    if not os.path.exists(dataset):
+        _no_label_column(config)
+        return read_tfds(dataset, config.data_dir)
+    if os.path.isdir(dataset):
+        _no_label_column(config)
+        return read_image_folder(dataset)
+    extension = os.path.splitext(dataset)[1].lower()
+    if extension == ".csv":
+        return read_csv(dataset, config.label_column)
+    if extension in _FILE_READERS:
+        _no_label_column(config)
+        return _FILE_READERS[extension](dataset)
+    raise DataError(
+        f"unsupported file extension {extension or '(none)'!r} for "
+        f"{dataset!r}: use .npz, .npy, .csv, or a folder of PNG/JPEG images")
+
+
+def _no_label_column(config):
+    # Silently ignoring the flag would train without the labels the user
+    # meant to give.
+    if config.label_column is not None:
+        raise DataError(
+            f"--label_column={config.label_column} applies to CSV files "
+            f"only, but --dataset={config.dataset} is not a CSV file")
+
+
+def _apply(prep, split):
+    y = None if split.y is None else np.asarray(split.y, dtype=np.int64)
+    return Split(prep.apply(split.x), y)
