@@ -583,3 +583,36 @@ def test_split_take_keeps_labels_aligned():
     part = split.take(np.array([True, False, True]))
     np.testing.assert_array_equal(part.y, [5, 7])
     np.testing.assert_array_equal(part.x[:, 0], [0, 4])
+
+
+def test_numeric_text_labels_keep_their_value(tmp_path):
+    # "10.0" sorts before "2.0" as text; as numbers it must not.
+    path = write_csv(tmp_path / "f.csv", "a,label\n" + "".join(
+        f"{i},{float(i % 11)}\n" for i in range(22)))
+    bundle = load(DataConfig(dataset=path, label_column="label"))
+    assert bundle.num_classes == 11
+    ids = np.round(bundle.preprocessing.invert(bundle.train.x)[:, 0])
+    np.testing.assert_array_equal(bundle.train.y, ids.astype(int) % 11)
+
+
+def test_negative_labels_are_numbered_in_sorted_order(tmp_path):
+    np.savez(tmp_path / "a.npz", x=np.arange(6.0), y=[1, -1, 1, 1, -1, 1])
+    bundle = load(DataConfig(dataset=str(tmp_path / "a.npz"),
+                             validation_fraction=0.2))
+    assert bundle.num_classes == 2
+    ids = np.round(bundle.preprocessing.invert(bundle.train.x)[:, 0])
+    expected = (np.array([1, -1, 1, 1, -1, 1])[ids.astype(int)] + 1) // 2
+    np.testing.assert_array_equal(bundle.train.y, expected)
+
+
+def test_fractional_labels(tmp_path):
+    path = write_csv(tmp_path / "r.csv", "a,price\n1,2.5\n2,3\n")
+    assert data_error(path, label_column="price") == (
+        "r.csv: column 'price': label 2.5 at row 2 is not a whole number; "
+        "labels must be whole numbers or names")
+
+
+def test_empty_label_cell(tmp_path):
+    path = write_csv(tmp_path / "e.csv", "a,kind\n1,cat\n2,\n")
+    assert data_error(path, label_column="kind") == (
+        "e.csv: column 'kind': label at row 3 is empty")

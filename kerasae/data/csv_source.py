@@ -50,7 +50,8 @@ def read_csv(path, label_column=None):
     if label_index is not None:
         labels = np.array([row[label_index] for row in rows])
         y, num_classes = encode_labels(
-            labels, f"{name}: column {label_column!r}")
+            labels, f"{name}: column {label_column!r}",
+            locate=lambda i: f"row {lines[i]}")
     return Source(
         name=name,
         kind=TABULAR,
