@@ -25,6 +25,9 @@ setuptools.setup(
         "pillow",
         "matplotlib",
         "ai-edge-litert",
+        # The TensorBoard callback writes summaries through it; TensorFlow
+        # 2.21 no longer installs it.
+        "tensorboard",
     ],
     extras_require={"test": ["pytest", "ruff"]},
 )

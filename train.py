@@ -11,6 +11,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from kerasae import config as kae_config
 from kerasae import models
@@ -112,6 +113,8 @@ def config_from_flags():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    # TFDS logs every dataset it opens at INFO; users want the progress.
+    logging.set_verbosity(logging.WARNING)
     try:
         training.train(config_from_flags(), FLAGS.workdir,
                        overwrite=FLAGS.overwrite)

@@ -9,6 +9,7 @@ interrupted one (Keras `BackupAndRestore`), and writes `model.keras`,
 import dataclasses
 import math
 import os
+import sys
 import time
 
 import keras
@@ -55,7 +56,7 @@ def resolve(config, bundle):
     return dataclasses.replace(config, model=model)
 
 
-def train(config, workdir, overwrite=False, callbacks=(), verbose="auto"):
+def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     """Trains the model `config` describes and fills `workdir`.
 
     Args:
@@ -63,7 +64,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose="auto"):
         workdir: folder for config, checkpoints, logs, model and metrics.
         overwrite: replace a previous run in `workdir`.
         callbacks: extra Keras callbacks (tests use them to interrupt).
-        verbose: Keras `fit` verbosity.
+        verbose: Keras `fit` verbosity; None: a progress bar on a terminal,
+            one line per epoch otherwise (logs stay readable).
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -98,12 +100,15 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose="auto"):
         model = models.build(config.model)
         compile_model(model, config)
     train_ds, val_ds = datasets(model, bundle, t, replicas)
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
     started = time.time()
     model.fit(
         train_ds,
         epochs=t.epochs,
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
+        shuffle=False,  # the pipeline shuffles, seeded
         callbacks=standard_callbacks(workdir) + list(callbacks),
         verbose=verbose,
     )
@@ -120,11 +125,11 @@ def compile_model(model, config):
     """Compiles `model` with the optimizers `config.train` asks for.
 
     A model with several optimizers (the adversarial autoencoder) defines
-    `compile_from_config(train_config)` and is compiled by it.
+    `compile_for_training(train_config)` and is compiled by it.
     """
     t = config.train
-    if hasattr(model, "compile_from_config"):
-        model.compile_from_config(t)
+    if hasattr(model, "compile_for_training"):
+        model.compile_for_training(t)
         return
     model.compile(
         optimizer=keras.optimizers.Adam(t.learning_rate),
@@ -157,7 +162,7 @@ def datasets(model, bundle, train_config, replicas):
     val = bundle.validation
     val_ds = kae_data.make_dataset(
         val.x, val.y if labels else None,
-        batch_size=train_config.batch_size, drop_remainder=drop)
+        batch_size=train_config.batch_size)
     return train_ds, val_ds
 
 
