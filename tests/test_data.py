@@ -169,12 +169,6 @@ def test_unknown_dataset():
         "TFDS dataset (e.g. mnist, fashion_mnist, cifar10)")
 
 
-def test_missing_file_reads_as_unknown_dataset(tmp_path):
-    message = data_error(tmp_path / "nope.csv")
-    assert message.startswith("unknown dataset '")
-    assert "nope.csv" in message and "not an existing file" in message
-
-
 def test_tfds_dataset_without_image_feature(tmp_path):
     message = data_error("iris", data_dir=str(tmp_path))
     assert "TFDS dataset 'iris' has no 'image' feature" in message
@@ -616,3 +610,10 @@ def test_empty_label_cell(tmp_path):
     path = write_csv(tmp_path / "e.csv", "a,kind\n1,cat\n2,\n")
     assert data_error(path, label_column="kind") == (
         "e.csv: column 'kind': label at row 3 is empty")
+
+
+def test_missing_file_path_is_named_as_missing(tmp_path):
+    missing = str(tmp_path / "sensors.csv")
+    with pytest.raises(DataError, match="no such file or folder") as info:
+        load(DataConfig(dataset=missing))
+    assert "\n" not in str(info.value) and missing in str(info.value)

@@ -71,6 +71,10 @@ def read_source(config):
         DataError: see `load`.
     """
     dataset = config.dataset
+    if not os.path.exists(dataset) and _looks_like_path(dataset):
+        raise DataError(
+            f"--dataset={dataset}: no such file or folder; check the path "
+            "(a TFDS name has no '/' or file extension)")
     if not os.path.exists(dataset):
         _no_label_column(config)
         return read_tfds(dataset, config.data_dir)
@@ -86,6 +90,13 @@ def read_source(config):
     raise DataError(
         f"unsupported file extension {extension or '(none)'!r} for "
         f"{dataset!r}: use .npz, .npy, .csv, or a folder of PNG/JPEG images")
+
+
+def _looks_like_path(dataset):
+    # TFDS names are like "mnist" or "mnist:3.0.1"; a separator or a known
+    # file extension means the user meant a file of their own.
+    extension = os.path.splitext(dataset)[1].lower()
+    return os.sep in dataset or extension in (".csv", *_FILE_READERS)
 
 
 def _no_label_column(config):
