@@ -65,7 +65,8 @@ class ModelConfig:
 
     name: str = "vae"
     arch: str = "dense"
-    hidden_units: tuple = (512, 256)
+    # The classic MNIST VAE (Kingma and Welling 2014; the PyTorch example).
+    hidden_units: tuple = (400,)
     latent_dim: int = 20
     reconstruction_loss: str = "auto"
     activation: str = "relu"
