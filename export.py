@@ -1,0 +1,58 @@
+"""Exports a trained workdir for TF Serving (SavedModel) and devices (TFLite).
+
+    python export.py --workdir=runs/vae --export_dir=serving
+    python export.py --workdir=runs/vae --export_dir=serving \
+        --formats=tflite --quantize=dynamic,float16,int8
+
+writes `serving/<name>/<version>/` (a SavedModel with signatures
+serving_default, encode, decode, score and, for generative models, sample)
+and `serving/tflite/<name>/` (encoder/decoder `.tflite` files). See
+docs/serving.md. Like train.py this script stays thin: the logic lives in
+`kerasae.export` and `kerasae.tflite`, which take arguments, never flags.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+from kerasae import export as kae_export
+from kerasae.errors import KerasaeError
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("workdir", None, "Training workdir holding model.keras.")
+flags.DEFINE_string("export_dir", None, "Base folder for the artifacts.")
+flags.DEFINE_list("formats", list(kae_export.FORMATS),
+                  "What to write: saved_model, tflite.")
+flags.DEFINE_list("quantize", [],
+                  "Extra TFLite variants: dynamic, float16, int8.")
+flags.DEFINE_string("name", None, "Model name in the layout (default: the "
+                    "model's name, e.g. vae).")
+flags.DEFINE_integer("version", None, "SavedModel version (default: the "
+                     "next free integer).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing version and "
+                  "TFLite folder.")
+flags.mark_flags_as_required(["workdir", "export_dir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    try:
+        written = kae_export.export(
+            FLAGS.workdir, FLAGS.export_dir, formats=FLAGS.formats,
+            quantize=FLAGS.quantize, name=FLAGS.name, version=FLAGS.version,
+            overwrite=FLAGS.overwrite)
+    except KerasaeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if written["saved_model"]:
+        print(f"SavedModel {written['name']} version {written['version']}: "
+              f"{written['saved_model']}")
+    for path in written["tflite"]:
+        print(f"TFLite: {path} ({os.path.getsize(path):,} bytes)")
+
+
+if __name__ == "__main__":
+    app.run(main)

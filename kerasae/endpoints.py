@@ -1,0 +1,192 @@
+"""The exported graphs: named endpoints shared by SavedModel and TFLite.
+
+`endpoints(model, preprocessing)` returns the functions `kerasae.export`
+puts in the SavedModel and `kerasae.tflite` converts, each with a fixed
+input signature and named outputs:
+
+- `serving_default`: raw `x` -> `reconstruction` in raw units.
+- `encode`: raw `x` -> `code` (the VAE adds `mean` and `log_var`; its
+  `code` is the mean: sampling never enters an exported graph).
+- `decode`: `code` -> `reconstruction` in raw units.
+- `score`: raw `x` -> per-example anomaly `score` (`anomaly_score`), plus
+  `is_anomaly` when a threshold is given.
+- `sample` (generative models): scalars `count`, `seed` -> `samples`.
+
+A model without an encoder (the GAN) has `decode` and `sample` only; the
+supervised adversarial autoencoder adds an int `label` input wherever its
+decoder needs one. The training preprocessing (`x_model = (x_raw - offset)
+/ scale`) is part of every graph, so clients send raw values and get raw
+values back; codes and scores are in model space.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasae import losses
+
+
+def has_encoder(model):
+    """True when `model` maps inputs to codes (a GAN generator does not)."""
+    return getattr(model, "encoder", None) is not None
+
+
+def is_generative(model):
+    """True when the model can decode prior samples (`sample` endpoint).
+
+    The VAE (prior N(0, I)) and every model with a
+    `sample_prior(n, labels=None, seed=None)` (adversarial autoencoder,
+    GAN) are.
+    """
+    return (hasattr(model, "encode_distribution")
+            or hasattr(model, "sample_prior"))
+
+
+def is_labelled(model):
+    """True when the decoder also takes the label (supervised AAE)."""
+    return bool(getattr(model, "uses_labels", False))
+
+
+def score_name(model):
+    """Names the quantity `anomaly_score` returns for `model`."""
+    if hasattr(model, "encode_distribution"):
+        return "neg_elbo_at_mean"
+    return "reconstruction_nll"
+
+
+def anomaly_score(model, x, labels=None):
+    """Deterministic per-example anomaly score of model-space `x`.
+
+    The reconstruction loss the model trains on (`reconstruction_nll`:
+    Bernoulli NLL in nats for `bce`, sum of squared errors for `mse`) of
+    decode(encode(x)). For the VAE it is the negative ELBO evaluated at
+    z = mean: `reconstruction_nll(x, decode(mean)) + KL(q(z|x) || N(0, I))`
+    (Kingma and Welling 2014, Eq. 10 with the single sample replaced by the
+    mean), so the same input always gets the same score.
+
+    Args:
+        model: a `kerasae` model with an encoder.
+        x: float32 batch in model space.
+        labels: int labels, for models that decode (code, label).
+
+    Returns:
+        Shape `(batch,)`, higher is more anomalous.
+    """
+    if hasattr(model, "encode_distribution"):
+        mean, log_var = model.encode_distribution(x)
+        return (model.reconstruction_nll(x, model.decode_logits(mean))
+                + losses.gaussian_kl(mean, log_var))
+    code = model.decoder_input(model.encode(x), labels)
+    return model.reconstruction_nll(x, model.decode_logits(code))
+
+
+class _SeedStream(keras.random.SeedGenerator):
+    """Feeds `keras.random` from a seed tensor: stateless, a stream per draw.
+
+    A real `SeedGenerator` keeps its state in a variable, so it cannot take
+    the seed a client sends; this one derives every draw from it instead.
+    """
+
+    def __init__(self, seed):  # no variable: deliberately skips the base
+        self.seed, self.draws = seed, 0
+
+    def next(self, ordered=True):
+        self.draws += 1
+        return tf.stack([self.seed, tf.constant(self.draws, tf.int32)])
+
+
+def endpoints(model, preprocessing, threshold=None):
+    """The exported functions of `model` with their input signatures.
+
+    Args:
+        model: a trained `kerasae` model.
+        preprocessing: its `kerasae.data.Preprocessing`.
+        threshold: anomaly threshold on `score`, or None.
+
+    Returns:
+        Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn
+        takes the named inputs and returns a dict of named outputs.
+    """
+    scale = np.asarray(preprocessing.scale, np.float32)
+    offset = np.asarray(preprocessing.offset, np.float32)
+    # Multiply-add rather than subtract-divide: both quantize in TFLite.
+    inverse, shift = 1.0 / scale, -offset / scale
+
+    def to_model(x):
+        return x * inverse + shift
+
+    def to_raw(y):
+        return y * scale + offset
+
+    x = tf.TensorSpec((None,) + tuple(model.config.input_shape), tf.float32,
+                      name="x")
+    code = tf.TensorSpec((None, model.latent_dim), tf.float32, name="code")
+    # The supervised adversarial autoencoder decodes (code, label).
+    label = [tf.TensorSpec((None,), tf.int32, name="label")] \
+        if is_labelled(model) else []
+    seed = tf.TensorSpec((), tf.int32, name="seed")
+    count = tf.TensorSpec((), tf.int32, name="count")
+
+    def decoded(z, labels=None):
+        if labels is None:
+            return to_raw(model.decode(z))
+        return to_raw(model.decode(z, labels=labels))
+
+    def reconstruct(x, label=None):
+        return {"reconstruction": decoded(model.encode(to_model(x)), label)}
+
+    def encode(x):
+        if hasattr(model, "encode_distribution"):
+            mean, log_var = model.encode_distribution(to_model(x))
+            return {"code": tf.identity(mean), "mean": mean,
+                    "log_var": log_var}
+        return {"code": model.encode(to_model(x))}
+
+    def score(x, label=None):
+        value = anomaly_score(model, to_model(x), label)
+        if threshold is None:
+            return {"score": value}
+        return {"score": value, "is_anomaly": value > threshold}
+
+    def decode(code, label=None):
+        return {"reconstruction": decoded(code, label)}
+
+    def prior_samples(n, labels, seed):
+        if hasattr(model, "sample_prior"):
+            z = model.sample_prior(n, labels=labels, seed=_SeedStream(seed))
+        else:
+            z = tf.random.stateless_normal(
+                tf.stack([n, model.latent_dim]), seed=tf.stack([seed, 0]))
+        return {"samples": decoded(z, labels)}
+
+    def sample(count, seed):
+        return prior_samples(count, None, seed)
+
+    def sample_labelled(label, seed):
+        return prior_samples(tf.shape(label)[0], label, seed)
+
+    found = {}
+    if has_encoder(model):
+        found["serving_default"] = (reconstruct, [x] + label)
+        found["encode"] = (encode, [x])
+        found["score"] = (score, [x] + label)
+    if is_generative(model):
+        # Labelled models draw one sample per requested label.
+        found["sample"] = (sample_labelled, label + [seed]) if label \
+            else (sample, [count, seed])
+    found["decode"] = (decode, [code] + label)
+    return found
+
+
+def build_archive(model, preprocessing, threshold=None, names=None):
+    """A `keras.export.ExportArchive` holding `endpoints` (or `names`).
+
+    ExportArchive also registers the first endpoint as `serving_default`
+    when there is none: `sample` for a model without an encoder.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, spec) in endpoints(model, preprocessing, threshold).items():
+        if names is None or name in names:
+            archive.add_endpoint(name, fn, input_signature=spec)
+    return archive

@@ -1,0 +1,216 @@
+"""Export a training workdir as a SavedModel for TF Serving, and as TFLite.
+
+`export(workdir, export_dir)` writes `export_dir/<name>/<version>/` (the
+folder TF Serving watches is `export_dir/<name>/`) and, for `tflite`,
+`export_dir/tflite/<name>/` (see `kerasae.tflite`). The SavedModel is a
+`keras.export.ExportArchive` of the endpoints in `kerasae.endpoints`
+(serving_default, encode, decode, score, and sample for generative models),
+each with a fixed input signature; the training preprocessing is inside, so
+clients send and receive raw values. When the workdir holds
+`threshold.json` (written by `kerasae.anomaly`: `{"score": name,
+"threshold": float, ...}`), `score` also returns `is_anomaly`; the
+threshold is baked in, so re-export after recomputing it.
+
+Nothing is ever half-written or overwritten by accident: artifacts are
+built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the
+watched `export_dir/<name>/`) and renamed into place.
+"""
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from kerasae import training
+from kerasae import workdir as wd
+from kerasae.endpoints import build_archive, score_name
+from kerasae.errors import KerasaeError
+
+FORMATS = ("saved_model", "tflite")
+QUANTIZATIONS = ("dynamic", "float16", "int8")
+THRESHOLD = "threshold.json"
+
+
+class ExportError(KerasaeError):
+    """An export option, folder or existing artifact conflicts."""
+
+
+def read_threshold(workdir, model):
+    """The anomaly threshold stored by evaluation, or None.
+
+    `workdir/threshold.json` is `{"threshold": float}`, optionally with
+    `"score": <score_name>`; a threshold set on another score is refused.
+
+    Raises:
+        ExportError: the file is unreadable or names another score.
+    """
+    try:
+        value = wd.read_json(workdir, THRESHOLD)
+        if value is None:
+            return None
+        threshold = float(value["threshold"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ExportError(
+            f"{wd.path(workdir, THRESHOLD)} is not {{\"threshold\": number}} "
+            f"({error}); fix or remove it") from None
+    if value.get("score", score_name(model)) != score_name(model):
+        raise ExportError(
+            f"{wd.path(workdir, THRESHOLD)} holds a threshold on "
+            f"{value['score']!r}, but the exported score is "
+            f"{score_name(model)!r}; recompute the threshold")
+    return threshold
+
+
+# ------------------------------------------------------------ the folders
+def next_version(base):
+    """The next free integer version below `base` (1 for a new model)."""
+    taken = [int(n) for n in os.listdir(base) if n.isdigit()] \
+        if os.path.isdir(base) else []
+    return max(taken, default=0) + 1
+
+
+def _scratch(export_dir, prefix):
+    """Makes a hidden temporary folder inside `export_dir`."""
+    try:
+        os.makedirs(export_dir, exist_ok=True)
+        return tempfile.mkdtemp(prefix=prefix, dir=export_dir)
+    except OSError as error:
+        raise ExportError(
+            f"--export_dir={export_dir} is not writable ({error.strerror}); "
+            "choose a folder you can write to") from None
+
+
+def _move_into_place(source, target, overwrite):
+    """Renames `source` to `target`, replacing it only when `overwrite`."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if not os.path.exists(target):
+        os.rename(source, target)  # fails rather than replace a racing copy
+        return
+    if not overwrite:
+        raise ExportError(f"{target} appeared while exporting; not replaced")
+    retired = source + ".old"
+    os.rename(target, retired)
+    os.rename(source, target)
+    shutil.rmtree(retired)
+
+
+def _checked(flag, values, known):
+    values = tuple(v for v in values if v)
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ExportError(
+            f"{flag}={','.join(values)}: unknown {', '.join(unknown)}; "
+            f"choose from {','.join(known)}")
+    return values
+
+
+def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
+           version=None, overwrite=False):
+    """Exports the trained run in `workdir` to `export_dir`.
+
+    Args:
+        workdir: a finished training workdir.
+        export_dir: base folder for all artifacts (created when missing).
+        formats: any of `FORMATS`.
+        quantize: extra TFLite variants, any of `QUANTIZATIONS`.
+        name: model name in the layout (default: the model's name).
+        version: SavedModel version (default: the next free integer).
+        overwrite: replace an existing version / TFLite folder.
+
+    Returns:
+        `{"name", "version", "saved_model": path or None,
+        "tflite": [paths]}`.
+
+    Raises:
+        KerasaeError: a bad option, workdir, folder or existing artifact;
+            nothing existing is touched then.
+    """
+    formats = _checked("--formats", formats, FORMATS)
+    quantize = _checked("--quantize", quantize, QUANTIZATIONS)
+    if not formats:
+        raise ExportError(
+            f"--formats is empty; choose from {','.join(FORMATS)}")
+    if quantize and "tflite" not in formats:
+        raise ExportError("--quantize needs --formats to include tflite")
+    if name is not None and (not name or name.startswith(".")
+                             or os.sep in name):
+        raise ExportError(f"--name={name!r}: give a plain folder name")
+    if version is not None and version < 1:
+        raise ExportError(f"--version={version}: must be 1 or more")
+    config, model, pre = training.load_run(workdir)
+    threshold = read_threshold(workdir, model)
+    name = name or config.model.name
+    version = version or next_version(os.path.join(export_dir, name))
+    targets = {}
+    if "saved_model" in formats:
+        targets["saved_model"] = os.path.join(export_dir, name, str(version))
+    if "tflite" in formats:
+        targets["tflite"] = os.path.join(export_dir, "tflite", name)
+    for target in targets.values():
+        if os.path.exists(target) and not overwrite:
+            raise ExportError(
+                f"{target} already exists; pass --overwrite to replace it, "
+                "or choose another --version or --name")
+    scratch = _scratch(export_dir, f".tmp-{name}-{version}-")
+    built = {key: os.path.join(scratch, key) for key in targets}
+    try:
+        # Build everything first, so a failure leaves no partial export.
+        if "saved_model" in built:
+            build_archive(model, pre, threshold).write_out(
+                built["saved_model"], verbose=False)
+        files = []
+        if "tflite" in built:
+            from kerasae import tflite  # the converter is only needed here
+            files = tflite.export_tflite(
+                config, model, pre, built["tflite"], quantize,
+                os.path.join(scratch, "source"))
+        for key, folder in built.items():
+            _move_into_place(folder, targets[key], overwrite)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    tflite_dir = targets.get("tflite")
+    return {"name": name, "version": version,
+            "saved_model": targets.get("saved_model"),
+            "tflite": [os.path.join(tflite_dir, f) for f in files]}
+
+
+# --------------------------------------------- what TF Serving would answer
+def rest_response(saved_model, body):
+    """Answers a TF Serving REST `:predict` body from a loaded SavedModel.
+
+    Follows TF Serving's REST API: the row format (`"instances"`) answers
+    `{"predictions": [...]}`, one item per instance (a dict when the
+    signature has several outputs); the columnar format (`"inputs"`)
+    answers `{"outputs": ...}`. Used to write docs/serving.md and to check
+    a real server in tests.
+
+    Args:
+        saved_model: the result of `tf.saved_model.load`.
+        body: the request as a dict.
+
+    Returns:
+        The response as a dict of JSON-able values.
+    """
+    fn = saved_model.signatures[body.get("signature_name", "serving_default")]
+    specs = fn.structured_input_signature[1]
+    if "instances" in body:
+        rows = body["instances"]
+        columns = {k: [r[k] for r in rows] for k in specs} \
+            if isinstance(rows[0], dict) else {next(iter(specs)): rows}
+    else:
+        given = body["inputs"]
+        columns = given if isinstance(given, dict) \
+            else {next(iter(specs)): given}
+    outputs = fn(**{k: tf.constant(np.asarray(v), specs[k].dtype)
+                    for k, v in columns.items()})
+    outputs = {k: v.numpy().tolist() for k, v in sorted(outputs.items())}
+    if "inputs" in body:
+        return {"outputs": outputs if len(outputs) > 1
+                else next(iter(outputs.values()))}
+    if len(outputs) == 1:
+        return {"predictions": next(iter(outputs.values()))}
+    count = len(next(iter(outputs.values())))
+    return {"predictions": [{k: v[i] for k, v in outputs.items()}
+                            for i in range(count)]}
