@@ -14,7 +14,7 @@ docs/serving.md. Like train.py this script stays thin: the logic lives in
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from kerasae import export as kae_export
 from kerasae.errors import KerasaeError
@@ -39,6 +39,8 @@ flags.mark_flags_as_required(["workdir", "export_dir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    # SavedModel writing logs each file at INFO; users want the summary.
+    logging.set_verbosity(logging.WARNING)
     try:
         written = kae_export.export(
             FLAGS.workdir, FLAGS.export_dir, formats=FLAGS.formats,
