@@ -1,0 +1,335 @@
+"""Evaluation metrics of a trained autoencoder, and `evaluate_run`.
+
+- Reconstruction (`reconstruction_metrics`): per-element MSE, PSNR and the
+  Bernoulli cross-entropy in nats per example, on model-space data.
+- VAE: the negative ELBO (`negative_elbo`), the importance-weighted bound
+  log p_k(x) (`iwae_bound`; Burda et al. 2016, Eq. 8) and the number of
+  active latent units (`active_units`; Burda et al. 2016, Section 5.2).
+- A PCA baseline (`pca_reconstruction_mse`): the best *linear* code of the
+  same size (Baldi and Hornik 1989), to show what the nonlinearity buys.
+
+`evaluate_run(workdir, options)` loads a run, computes all of these plus the
+anomaly report (`kerasae.anomaly`) and the pictures (`kerasae.plots`), and
+merges them into `RUN/metrics.json`.
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from kerasae import anomaly, losses, training
+from kerasae import data as kae_data
+from kerasae import workdir as wd
+from kerasae.errors import ConfigError
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def has_encoder(model):
+    """True when `model` maps inputs to codes (a GAN generator does not)."""
+    return getattr(model, "encoder", None) is not None
+
+
+def is_vae(model):
+    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
+    return hasattr(model, "encode_distribution")
+
+
+def _batches(x, batch_size):
+    for i in range(0, len(x), batch_size):
+        yield ops.convert_to_tensor(x[i:i + batch_size])
+
+
+def reconstruct(model, x, y=None, batch_size=512):
+    """Deterministic reconstructions as a numpy array.
+
+    `y` (labels) goes to the decoder of models that decode (code, label).
+    """
+    out = []
+    for i, b in enumerate(_batches(x, batch_size)):
+        code = model.encode(b)
+        if getattr(model, "uses_labels", False):
+            labels = ops.convert_to_tensor(
+                y[i * batch_size:(i + 1) * batch_size])
+            code = model.decoder_input(code, labels)
+        out.append(keras.ops.convert_to_numpy(
+            model.output_activation(model.decode_logits(code))))
+    return np.concatenate(out)
+
+
+def encode(model, x, batch_size=512):
+    """Deterministic codes `model.encode(x)` as a numpy array."""
+    return np.concatenate([keras.ops.convert_to_numpy(model.encode(b))
+                           for b in _batches(x, batch_size)])
+
+
+def reconstruction_metrics(x, x_hat, data_range=(0.0, 1.0)):
+    """MSE, PSNR and (for data in [0, 1]) binary cross-entropy.
+
+    Args:
+        x: inputs, `(n, ...)`, model space.
+        x_hat: reconstructions, same shape.
+        data_range: (min, max) of the data; PSNR uses max - min as peak.
+
+    Returns:
+        `mse` (per element), `psnr` (dB, mean over examples of
+        10 log10(peak^2 / mse_i)) and, when x and x_hat lie in [0, 1],
+        `bce` (nats per example, summed over elements; predictions clipped
+        to [1e-7, 1 - 1e-7]).
+    """
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    x_hat = np.asarray(x_hat, np.float64).reshape(len(x), -1)
+    per_example = np.mean(np.square(x - x_hat), axis=1)
+    peak = float(data_range[1] - data_range[0])
+    psnr = 10.0 * np.log10(peak**2 / np.maximum(per_example, 1e-12))
+    result = {"mse": float(per_example.mean()), "psnr": float(psnr.mean())}
+    if x.min() >= 0 and x.max() <= 1 and x_hat.min() >= 0 \
+            and x_hat.max() <= 1:
+        p = np.clip(x_hat, 1e-7, 1 - 1e-7)
+        bce = -np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=1)
+        result["bce"] = float(bce.mean())
+    return result
+
+
+def pca_reconstruction_mse(train_x, test_x, k):
+    """Per-element MSE of reconstructing `test_x` from its top-`k` PCA code.
+
+    The principal subspace is fitted on `train_x` (eigenvectors of the
+    covariance); Baldi and Hornik (1989) show it is the optimum of a linear
+    autoencoder with `k` code units under squared error.
+
+    Returns:
+        A float, comparable with `reconstruction_metrics(...)["mse"]`.
+    """
+    a = np.asarray(train_x, np.float64).reshape(len(train_x), -1)
+    b = np.asarray(test_x, np.float64).reshape(len(test_x), -1)
+    mean = a.mean(axis=0)
+    centered = a - mean
+    _, vectors = np.linalg.eigh(centered.T @ centered)
+    basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
+    projected = (b - mean) @ basis @ basis.T + mean
+    return float(np.mean(np.square(b - projected)))
+
+
+def negative_elbo(model, x, samples=1, batch_size=512):
+    """Per-example -ELBO in nats, with an analytic KL term.
+
+    -ELBO(x) = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) (Kingma and
+    Welling 2014, Eq. 10), the expectation estimated with `samples` draws.
+
+    Returns:
+        float64 array `(n,)`.
+    """
+    out = []
+    for b in _batches(x, batch_size):
+        mean, log_var = model.encode_distribution(b)
+        nll = sum(model.reconstruction_nll(
+            b, model.decode_logits(model.sample_code(mean, log_var)))
+            for _ in range(samples)) / samples
+        out.append(keras.ops.convert_to_numpy(
+            nll + losses.gaussian_kl(mean, log_var)))
+    return np.concatenate(out).astype(np.float64)
+
+
+def _gaussian_log_density(z, mean, log_var):
+    return -0.5 * ops.sum(
+        LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
+
+
+def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
+    """Per-example importance-weighted bound log p_k(x), in nats.
+
+    log p_k(x) = log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x)
+    (Burda et al. 2016, Eq. 8). It is <= log p(x), equals the ELBO's
+    estimate for k = 1 and grows with k (their Theorem 1); k = 5000 is
+    their evaluation protocol. The k samples go through the decoder
+    `samples_per_pass` examples-times-samples at a time, and the running
+    log-sum-exp is kept in float64, so memory stays bounded for any k.
+
+    Args:
+        model: a VAE.
+        x: model-space examples.
+        k: importance samples per example.
+        samples_per_pass: bound on decoder inputs per pass.
+        batch_size: examples per pass (fewer when k is large).
+
+    Returns:
+        float64 array `(n,)`.
+    """
+    batch_size = max(1, min(batch_size, samples_per_pass))
+    chunk = max(1, samples_per_pass // batch_size)
+    out = []
+    for b in _batches(x, batch_size):
+        n = int(b.shape[0])
+        mean, log_var = model.encode_distribution(b)
+        total = np.full(n, -np.inf)
+        done = 0
+        while done < k:
+            s = min(chunk, k - done)
+            tile = (s,) + (1,) * (len(b.shape) - 1)
+            xs = ops.tile(b, tile)
+            ms, lvs = ops.tile(mean, (s, 1)), ops.tile(log_var, (s, 1))
+            z = model.sample_code(ms, lvs)
+            log_px = -model.reconstruction_nll(xs, model.decode_logits(z))
+            log_pz = -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
+            log_w = keras.ops.convert_to_numpy(
+                log_px + log_pz - _gaussian_log_density(z, ms, lvs))
+            total = np.logaddexp(total, _logsumexp(
+                log_w.astype(np.float64).reshape(s, n), axis=0))
+            done += s
+        out.append(total - math.log(k))
+    return np.concatenate(out)
+
+
+def _logsumexp(values, axis):
+    top = np.max(values, axis=axis)
+    return top + np.log(np.sum(np.exp(values - np.expand_dims(top, axis)),
+                               axis=axis))
+
+
+def active_units(model, x, threshold=0.01, batch_size=512):
+    """Number of active latent units of a VAE.
+
+    Unit u is active when A_u = Cov_x(E_{q(z|x)}[z_u]) > `threshold`
+    (Burda et al. 2016, Section 5.2, with threshold 0.01).
+
+    Returns:
+        `(count, variances)`: an int and the (latent_dim,) A_u values.
+    """
+    means = np.concatenate([
+        keras.ops.convert_to_numpy(model.encode_distribution(b)[0])
+        for b in _batches(x, batch_size)])
+    variances = np.var(means.astype(np.float64), axis=0)
+    return int(np.sum(variances > threshold)), variances
+
+
+# ----------------------------------------------------------- a whole run
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """What `evaluate_run` computes (the `kerasae.evaluate` flags).
+
+    Attributes:
+        score: anomaly score, one of `anomaly.SCORES`.
+        threshold_method: `quantile` or `mean_std`.
+        quantile: quantile of normal validation scores (`quantile`).
+        std_multiplier: k in mean + k std (`mean_std`).
+        normal_classes: labels that count as normal; () uses the run's
+            `train_classes`, and without either no labels are used.
+        iwae_k: importance samples of the IWAE bound (0: skip it).
+        iwae_examples: test examples the IWAE bound is averaged over
+            (0: all of them; its cost is k decoder passes per example).
+        plots: write PNG files under `RUN/plots/`.
+        batch_size: examples per forward pass.
+    """
+
+    score: str = "auto"
+    threshold_method: str = "quantile"
+    quantile: float = 0.99
+    std_multiplier: float = 3.0
+    normal_classes: tuple = ()
+    iwae_k: int = 100
+    iwae_examples: int = 1000
+    plots: bool = True
+    batch_size: int = 512
+
+
+def validate(options):
+    """Checks option values before any data is loaded.
+
+    Raises:
+        ConfigError: with a one-line message naming the flag.
+    """
+    if options.score not in anomaly.SCORES:
+        raise ConfigError(f"--score={options.score!r} is not one of: "
+                          f"{', '.join(anomaly.SCORES)}")
+    if options.threshold_method not in anomaly.METHODS:
+        raise ConfigError(
+            f"--threshold_method={options.threshold_method!r} is not one "
+            f"of: {', '.join(anomaly.METHODS)}")
+    if not 0 < options.quantile < 1:
+        raise ConfigError(
+            f"--quantile={options.quantile}: must lie strictly between 0 "
+            "and 1")
+    for flag in ("iwae_k", "iwae_examples"):
+        if getattr(options, flag) < 0:
+            raise ConfigError(f"--{flag}={getattr(options, flag)}: must be "
+                              ">= 0")
+    if options.batch_size <= 0:
+        raise ConfigError(f"--batch_size={options.batch_size}: must be > 0")
+
+
+def model_metrics(model, bundle, options):
+    """Reconstruction, PCA-baseline, VAE and model-specific metrics."""
+    split = bundle.eval_split
+    result = {"split": bundle.eval_split_name,
+              "num_examples": int(len(split.x))}
+    if has_encoder(model):
+        x_hat = reconstruct(model, split.x, split.y, options.batch_size)
+        result.update(reconstruction_metrics(split.x, x_hat,
+                                             bundle.data_range))
+        result["pca_mse"] = pca_reconstruction_mse(
+            bundle.train.x, split.x, model.latent_dim)
+    if is_vae(model):
+        result["neg_elbo"] = float(negative_elbo(
+            model, split.x, batch_size=options.batch_size).mean())
+        result["active_units"] = active_units(model, split.x)[0]
+        if options.iwae_k:
+            subset = split.x[:options.iwae_examples or len(split.x)]
+            result[f"iwae_nll_k{options.iwae_k}"] = float(
+                -iwae_bound(model, subset, options.iwae_k).mean())
+            result["iwae_examples"] = int(len(subset))
+    if hasattr(model, "evaluation_metrics"):
+        # The adversarial autoencoder's prior-match statistics
+        # (`kerasae.prior_match`), the GAN's sample MMD.
+        result.update(model.evaluation_metrics(split.x, split.y))
+    return result
+
+
+def evaluate_run(workdir, options=EvalOptions()):
+    """Evaluates a finished run and merges the results into `metrics.json`.
+
+    Args:
+        workdir: a training workdir holding `model.keras`.
+        options: an `EvalOptions`.
+
+    Returns:
+        The merged metrics dict: `evaluation` (model metrics), `anomaly`
+        (when the model has an encoder) and `plots` (file names).
+
+    Raises:
+        KerasaeError: no model in `workdir`, a bad option, or
+            `normal_classes` for data without labels; one-line messages.
+    """
+    from kerasae import plots  # matplotlib is only needed here
+
+    validate(options)
+    config, model, _ = training.load_run(workdir)
+    bundle = kae_data.load(config.data, seed=config.train.seed)
+    normal_classes = tuple(options.normal_classes) or (
+        tuple(config.data.train_classes)
+        if bundle.eval_split.y is not None else ())
+    if options.normal_classes and bundle.eval_split.y is None:
+        anomaly.anomaly_labels(None, normal_classes)  # raises DataError
+    new = {"evaluation": model_metrics(model, bundle, options)}
+    scores = labels = threshold = None
+    if has_encoder(model):
+        new["anomaly"], scores, labels = anomaly.detect(
+            model, bundle, options, workdir, normal_classes)
+        threshold = new["anomaly"]["threshold"]
+    if options.plots:
+        new["plots"] = plots.plot_run(
+            model, bundle, workdir, scores, threshold, labels,
+            score_name=new.get("anomaly", {}).get("score", ""))
+    metrics = wd.read_json(workdir, wd.METRICS) or {}
+    metrics["evaluation"] = {**metrics.get("evaluation", {}),
+                             **new["evaluation"]}
+    # A new anomaly report replaces the old whole: mixing the figures of
+    # two thresholds or two sets of normal classes would mislead.
+    for key in ("anomaly", "plots"):
+        if key in new:
+            metrics[key] = new[key]
+    wd.write_json(workdir, wd.METRICS, metrics)
+    return metrics
