@@ -148,11 +148,13 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
         targets["saved_model"] = os.path.join(export_dir, name, str(version))
     if "tflite" in formats:
         targets["tflite"] = os.path.join(export_dir, "tflite", name)
-    for target in targets.values():
+    hints = {"saved_model": "or choose another --version or --name",
+             "tflite": "or pass --formats=saved_model to add a version only"}
+    for key, target in targets.items():
         if os.path.exists(target) and not overwrite:
             raise ExportError(
                 f"{target} already exists; pass --overwrite to replace it, "
-                "or choose another --version or --name")
+                f"{hints[key]}")
     scratch = _scratch(export_dir, f".tmp-{name}-{version}-")
     built = {key: os.path.join(scratch, key) for key in targets}
     try:
