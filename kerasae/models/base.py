@@ -72,8 +72,9 @@ class Autoencoder(keras.Model):
         self.config = config
         self.input_shape_ = tuple(int(d) for d in config.input_shape)
         self.latent_dim = int(config.latent_dim)
-        # Seeded from the global Keras seed (`keras.utils.set_random_seed`).
-        self.seed_generator = keras.random.SeedGenerator()
+        # Seeded from the global Keras seed (`keras.utils.set_random_seed`);
+        # each replica of a strategy gets its own stream of draws.
+        self.seed_generator = distribute.ReplicaSeedGenerator()
         self.encoder = kae_layers.build_encoder(
             self.input_shape_, config.arch, config.hidden_units,
             self.encoder_units(), config.activation)
