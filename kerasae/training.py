@@ -4,6 +4,10 @@
 fields of the config, refuses a workdir that holds another run, resumes an
 interrupted one (Keras `BackupAndRestore`), and writes `model.keras`,
 `metrics.json` and a one-screen summary.
+
+Under `MultiWorkerMirroredStrategy` every worker runs `train`; only the
+chief writes the workdir, and the others restore from it, so a resumed
+multi-worker run needs the workdir on a filesystem all workers share.
 """
 
 import dataclasses
@@ -82,19 +86,27 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
             f"--batch_size={t.batch_size} does not divide evenly across "
             f"{replicas} replicas; use a multiple of {replicas}"
         )
+    # Other workers of a multi-worker run compute but never write.
+    chief = distribute.is_chief(strategy)
     models.MODELS.get(config.model.name)  # unknown names fail before loading
     keras.utils.set_random_seed(t.seed)
     bundle = kae_data.load(config.data, seed=t.seed)
     config = resolve(config, bundle)
-    state = wd.prepare(workdir, config.to_dict(), overwrite=overwrite)
+    if chief or not overwrite:
+        state = wd.prepare(workdir, config.to_dict(),
+                           overwrite=overwrite and chief)
+    else:
+        state = "new"  # the chief is clearing the workdir
     if state == "finished":
         metrics = wd.read_json(workdir, wd.METRICS)
         print(f"{workdir} already holds this finished run; pass --overwrite "
               "to train it again.")
         print_summary(workdir, metrics)
         return metrics
-    wd.write_json(workdir, wd.CONFIG, config.to_dict())
-    wd.write_json(workdir, wd.PREPROCESSING, bundle.preprocessing.to_dict())
+    if chief:
+        wd.write_json(workdir, wd.CONFIG, config.to_dict())
+        wd.write_json(workdir, wd.PREPROCESSING,
+                      bundle.preprocessing.to_dict())
 
     with strategy.scope():
         model = models.build(config.model)
@@ -109,15 +121,18 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=standard_callbacks(workdir) + list(callbacks),
+        callbacks=standard_callbacks(workdir, chief) + list(callbacks),
         verbose=verbose,
     )
     seconds = time.time() - started
-    save_model(model, wd.path(workdir, wd.MODEL))
+    if chief:
+        save_model(model, wd.path(workdir, wd.MODEL))
+    # Every worker evaluates: the metrics are reduced across workers.
     metrics = evaluate(model, config, bundle, t.batch_size)
     metrics["train_seconds"] = round(seconds, 1)
-    wd.write_json(workdir, wd.METRICS, metrics)
-    print_summary(workdir, metrics)
+    if chief:
+        wd.write_json(workdir, wd.METRICS, metrics)
+        print_summary(workdir, metrics)
     return metrics
 
 
@@ -166,8 +181,13 @@ def datasets(model, bundle, train_config, replicas):
     return train_ds, val_ds
 
 
-def standard_callbacks(workdir):
-    """Resume, checkpoints, TensorBoard logs and a CSV history."""
+def standard_callbacks(workdir, chief=True):
+    """Resume, checkpoints, TensorBoard logs and a CSV history.
+
+    A non-chief worker only restores the chief's backup: it writes nothing.
+    """
+    if not chief:
+        return [distribute.RestoreOnlyBackup(wd.path(workdir, wd.BACKUP))]
     return [
         keras.callbacks.BackupAndRestore(wd.path(workdir, wd.BACKUP)),
         keras.callbacks.ModelCheckpoint(
