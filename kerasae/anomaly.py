@@ -22,6 +22,18 @@ Scores (`SCORES`):
   with much ink look anomalous; Serra et al. (2020) show how such input
   complexity misleads likelihood scores.
 
+- `code_mahalanobis`: the squared Mahalanobis distance of the code to a
+  Gaussian fitted to the codes of the normal training data (Mahalanobis
+  1936; Lee et al. 2018 use such Gaussians on learnt features for
+  out-of-distribution detection): anomalies that reconstruct well (a thin
+  "1" for a model of "7"s) still land in unusual parts of the code space.
+- `reconstruction_and_code`: z(squared_error) + z(code_mahalanobis), each
+  standardized with its mean and standard deviation on normal validation
+  data, so that neither term dominates by its units.
+
+`code_mahalanobis` and `reconstruction_and_code` need `fit` first; their
+parameters are stored in `threshold.json` under `params`.
+
 `auto` is `neg_elbo_at_mean` for a VAE and `reconstruction_nll` otherwise:
 the two scores the exported `score` signature computes.
 """
@@ -34,10 +46,15 @@ from keras import ops
 
 from kerasae import losses
 from kerasae import workdir as wd
+from kerasae.detection_metrics import auprc, auroc, precision_recall_f1
 from kerasae.errors import ConfigError, DataError
 
+__all__ = ["auprc", "auroc", "precision_recall_f1"]  # re-exported
+
 SCORES = ("auto", "reconstruction_nll", "neg_elbo_at_mean", "squared_error",
-          "bernoulli_kl")
+          "bernoulli_kl", "code_mahalanobis", "reconstruction_and_code")
+# Scores with parameters fitted on normal data (`fit`).
+FITTED = ("code_mahalanobis", "reconstruction_and_code")
 METHODS = ("quantile", "mean_std")
 THRESHOLD = "threshold.json"
 
@@ -94,7 +111,72 @@ def bernoulli_entropy(x):
     return ops.sum(ops.reshape(h, (ops.shape(x)[0], -1)), axis=1)
 
 
-def scores(model, x, score="auto", labels=None, batch_size=512):
+def _codes(model, x, batch_size):
+    return np.concatenate([keras.ops.convert_to_numpy(model.encode(
+        ops.convert_to_tensor(x[i:i + batch_size])))
+        for i in range(0, len(x), batch_size)]).astype(np.float64)
+
+
+def mahalanobis(codes, mean, precision):
+    """Squared distances (c - mean)^T precision (c - mean), per row."""
+    centered = np.asarray(codes, np.float64) - np.asarray(mean)
+    return np.einsum("ij,jk,ik->i", centered, np.asarray(precision),
+                     centered)
+
+
+def fit(model, score, train_x, normal_x, batch_size=512):
+    """Fits the parameters of a `FITTED` score on normal data.
+
+    Args:
+        model: a trained model with an encoder.
+        score: a score name; others than `FITTED` need nothing.
+        train_x: normal training examples (the code Gaussian).
+        normal_x: normal validation examples (the standardization).
+        batch_size: examples per forward pass.
+
+    Returns:
+        A JSON-able dict (empty for scores without parameters).
+    """
+    score = resolve_score(model, score)
+    if score not in FITTED:
+        return {}
+    codes = _codes(model, train_x, batch_size)
+    covariance = np.atleast_2d(np.cov(codes, rowvar=False))
+    # A small ridge keeps the inverse finite when a unit is (nearly) dead.
+    ridge = 1e-6 * max(np.trace(covariance) / len(covariance), 1e-12)
+    precision = np.linalg.inv(covariance + ridge * np.eye(len(covariance)))
+    params = {"code_mean": codes.mean(axis=0).tolist(),
+              "code_precision": precision.tolist()}
+    if score == "reconstruction_and_code":
+        error = scores(model, normal_x, "squared_error",
+                       batch_size=batch_size)
+        distance = mahalanobis(_codes(model, normal_x, batch_size),
+                               params["code_mean"], precision)
+        params.update(squared_error_mean=float(error.mean()),
+                      squared_error_std=float(max(error.std(), 1e-12)),
+                      mahalanobis_mean=float(distance.mean()),
+                      mahalanobis_std=float(max(distance.std(), 1e-12)))
+    return params
+
+
+def _fitted_scores(model, x, score, params, batch_size):
+    if not params:
+        raise ConfigError(
+            f"score {score!r} needs parameters fitted on normal data: call "
+            "kerasae.anomaly.fit first")
+    distance = mahalanobis(_codes(model, x, batch_size),
+                           params["code_mean"], params["code_precision"])
+    if score == "code_mahalanobis":
+        return distance
+    error = scores(model, x, "squared_error", batch_size=batch_size)
+    return ((error - params["squared_error_mean"])
+            / params["squared_error_std"]
+            + (distance - params["mahalanobis_mean"])
+            / params["mahalanobis_std"])
+
+
+def scores(model, x, score="auto", labels=None, batch_size=512,
+           params=None):
     """Anomaly scores of every example of `x` (model space).
 
     Args:
@@ -103,11 +185,14 @@ def scores(model, x, score="auto", labels=None, batch_size=512):
         score: one of `SCORES`.
         labels: int labels, for models that decode (code, label).
         batch_size: examples per forward pass.
+        params: `fit` output, for `FITTED` scores.
 
     Returns:
         float64 array `(n,)`; higher is more anomalous.
     """
     score = resolve_score(model, score)
+    if score in FITTED:
+        return _fitted_scores(model, x, score, params, batch_size)
     out = [keras.ops.convert_to_numpy(score_batch(
         model, ops.convert_to_tensor(x[i:i + batch_size]), score,
         None if labels is None else ops.convert_to_tensor(
@@ -161,81 +246,6 @@ def anomaly_labels(y, normal_classes):
     return (~np.isin(y, np.asarray(normal_classes))).astype(np.int64)
 
 
-def _ranks(values):
-    """1-based ranks with ties given their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    starts = np.flatnonzero(
-        np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = 0.5 * (start + end + 1)
-    return ranks
-
-
-def auroc(labels, scores_):
-    """Area under the ROC curve; ties count one half.
-
-    The Mann-Whitney statistic U / (n_pos n_neg) (Hanley and McNeil 1982):
-    the probability that a random anomaly scores above a random normal
-    example.
-
-    Args:
-        labels: 1 for anomalies, 0 for normal examples.
-        scores_: higher is more anomalous.
-
-    Returns:
-        A float in [0, 1], or nan when one class is absent.
-    """
-    y = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = _ranks(np.asarray(scores_, dtype=np.float64))
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
-
-
-def auprc(labels, scores_):
-    """Area under the precision-recall curve, as average precision.
-
-    AP = sum_n (R_n - R_{n-1}) P_n over the distinct score thresholds taken
-    from high to low (the step-wise estimate of Manning et al. 2008,
-    Section 8.4; tied scores enter together).
-
-    Returns:
-        A float in [0, 1], or nan when there are no anomalies.
-    """
-    y = np.asarray(labels).astype(np.float64)
-    s = np.asarray(scores_, dtype=np.float64)
-    if y.sum() == 0:
-        return float("nan")
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
-    true_pos = np.cumsum(y)[last]
-    precision = true_pos / (last + 1)
-    recall = true_pos / y.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def precision_recall_f1(labels, predicted):
-    """Precision, recall and F1 of 0/1 predictions (1: anomaly).
-
-    Returns:
-        `{"precision", "recall", "f1"}`; an empty denominator gives 0.
-    """
-    y = np.asarray(labels).astype(bool)
-    p = np.asarray(predicted).astype(bool)
-    tp = float(np.sum(y & p))
-    precision = tp / p.sum() if p.sum() else 0.0
-    recall = tp / y.sum() if y.sum() else 0.0
-    f1 = (2 * precision * recall / (precision + recall)
-          if precision + recall else 0.0)
-    return {"precision": precision, "recall": recall, "f1": f1}
-
-
 def report(test_scores, threshold, labels=None):
     """Metrics of test scores against a threshold (and labels, if any)."""
     flagged = np.asarray(test_scores) > threshold
@@ -273,8 +283,12 @@ def detect(model, bundle, options, workdir, normal_classes=()):
     if normal_classes:
         labels = anomaly_labels(test.y, normal_classes)
         validation = validation.take(np.isin(validation.y, normal_classes))
+    train = bundle.train
+    if normal_classes and train.y is not None:
+        train = train.take(np.isin(train.y, normal_classes))
+    params = fit(model, score, train.x, validation.x, options.batch_size)
     normal = scores(model, validation.x, score, validation.y,
-                            options.batch_size)
+                    options.batch_size, params)
     threshold = calibrate(
         normal, options.threshold_method, options.quantile,
         options.std_multiplier)
@@ -286,9 +300,10 @@ def detect(model, bundle, options, workdir, normal_classes=()):
         normal_classes=[int(c) for c in normal_classes],
         calibration_examples=int(len(normal)),
         calibration_mean=float(normal.mean()),
-        calibration_std=float(normal.std()), **detail)
-    test_scores = scores(model, test.x, score, test.y,
-                                 options.batch_size)
+        calibration_std=float(normal.std()), **detail,
+        **({"params": params} if params else {}))
+    test_scores = scores(model, test.x, score, test.y, options.batch_size,
+                         params)
     result = {"score": score, "method": options.threshold_method,
               "normal_classes": [int(c) for c in normal_classes],
               **report(test_scores, threshold, labels)}

@@ -161,3 +161,31 @@ def test_threshold_file_format(tmp_path):
                       "method": "quantile", "quantile": 0.99}
     export = pytest.importorskip("kerasae.export")
     assert export.read_threshold(str(tmp_path), tiny()) == 12.5
+
+
+def test_code_mahalanobis_known_answer():
+    model = tiny()
+    x = np.random.default_rng(3).uniform(size=(300, 6)).astype("float32")
+    params = anomaly.fit(model, "code_mahalanobis", x, x)
+    distance = anomaly.scores(model, x, "code_mahalanobis", params=params)
+    # sum_i (c_i - m)^T S^-1 (c_i - m) = tr(S^-1 (n - 1) S) = (n - 1) d
+    # for the sample covariance S of the same codes (d = 2 here).
+    assert distance.mean() == pytest.approx(2 * 299 / 300, rel=1e-4)
+    with pytest.raises(ConfigError, match="call kerasae.anomaly.fit"):
+        anomaly.scores(model, x, "code_mahalanobis")
+
+
+def test_reconstruction_and_code_is_standardized_on_normal_data():
+    model = tiny()
+    rng = np.random.default_rng(4)
+    train = rng.uniform(size=(200, 6)).astype("float32")
+    normal = rng.uniform(size=(100, 6)).astype("float32")
+    params = anomaly.fit(model, "reconstruction_and_code", train, normal)
+    combined = anomaly.scores(model, normal, "reconstruction_and_code",
+                              params=params)
+    # The sum of two z-scores taken on these very examples has mean 0.
+    assert combined.mean() == pytest.approx(0.0, abs=1e-9)
+    far = np.clip(normal + 0.5, 0, 1)  # off the training distribution
+    assert anomaly.scores(model, far, "reconstruction_and_code",
+                          params=params).mean() > 1.0
+    assert json.loads(json.dumps(params)) == params  # storable as JSON

@@ -135,7 +135,14 @@ def test_detect_on_a_one_class_model(tmp_path):
     assert labels.tolist() == (test.y != 0).astype(int).tolist()
     normal = scores[labels == 0]
     assert np.mean(normal > result["threshold"]) < 0.1
-    assert (tmp_path / "threshold.json").exists()
+    combined, _, _ = anomaly.detect(
+        model, bundle, evaluation.EvalOptions(
+            score="reconstruction_and_code"), str(tmp_path), (0,))
+    assert combined["auroc"] > 0.95
+    with open(tmp_path / "threshold.json") as handle:
+        stored = json.load(handle)
+    assert stored["score"] == "reconstruction_and_code"
+    assert len(stored["params"]["code_mean"]) == 2
 
 
 # ------------------------------------------------------ command line
