@@ -1,0 +1,326 @@
+"""Adversarial autoencoder (Makhzani et al. 2015, "Adversarial Autoencoders").
+
+Each batch trains in two phases (their Section 2):
+
+1. reconstruction: encoder and decoder minimise the reconstruction loss;
+2. regularization: a discriminator learns to tell samples of the prior p(z)
+   ("real") from codes q(z|x) of the batch ("fake"), then the encoder, as
+   the generator, learns to fool it.
+
+Three Adam optimizers, one per update. Every per-example loss is averaged
+over the *global* batch with `tf.nn.compute_average_loss`, so training under
+`tf.distribute` matches one device; metrics get unscaled values.
+
+With `supervised=True` the decoder also gets the one-hot label, so the code
+carries only style (their Section 5). For a label-conditional prior (the
+mixture) the prior sample of example i is then drawn from component y_i and
+the discriminator sees the one-hot label too (their Section 2.3, Figure 3).
+`call` then takes `(x, labels)`; `encode(x)` and
+`decode(code, labels=...)` are the exportable pieces.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+from kerasae import prior_match, priors
+from kerasae.config import TrainConfig
+from kerasae.errors import ConfigError
+from kerasae.models.base import Autoencoder
+from kerasae.registry import MODELS
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """-log D(real) - log(1 - D(fake)) per example, from logits.
+
+    The discriminator's side of the minimax game of Goodfellow et al.
+    (2014), Eq. 1; Makhzani et al. (2015), Section 2, use it on codes.
+    """
+    return (ops.softplus(-real_logits) + ops.softplus(fake_logits))[:, 0]
+
+
+def generator_loss(fake_logits):
+    """Non-saturating generator loss -log D(fake) per example.
+
+    Goodfellow et al. (2014), Section 3: maximising log D(G(z)) instead of
+    minimising log(1 - D(G(z))) gives strong gradients early in training.
+    """
+    return ops.softplus(-fake_logits)[:, 0]
+
+
+def discriminator_accuracy(real_logits, fake_logits):
+    """Per-example share of the two decisions (real, fake) that are right."""
+    right = (ops.cast(real_logits > 0, "float32")
+             + ops.cast(fake_logits < 0, "float32"))
+    return 0.5 * right[:, 0]
+
+
+def build_discriminator(input_units, hidden_units, activation,
+                        name="discriminator"):
+    """A dense discriminator producing one logit."""
+    stack = [keras.Input(shape=(int(input_units),))]
+    stack += [layers.Dense(int(u), activation=activation)
+              for u in hidden_units]
+    stack.append(layers.Dense(1, name="logit"))
+    return keras.Sequential(stack, name=name)
+
+
+def validate_config(config):
+    """Checks the adversarial settings of a `Config` before data loads.
+
+    Raises:
+        ConfigError: unknown prior, bad prior parameters, or a
+            non-positive discriminator size or learning rate.
+    """
+    m, t = config.model, config.train
+    priors.build(m.prior, m.latent_dim, m.prior_params)
+    if not m.discriminator_units or any(int(u) <= 0
+                                        for u in m.discriminator_units):
+        raise ConfigError(
+            f"--discriminator_units={','.join(map(str, m.discriminator_units))}"
+            ": give positive sizes, e.g. --discriminator_units=512,512")
+    for flag in ("discriminator_learning_rate", "generator_learning_rate"):
+        if not getattr(t, flag) > 0:
+            raise ConfigError(
+                f"--{flag}={getattr(t, flag)}: must be greater than 0")
+
+
+def adversarial_adam(learning_rate):
+    """Adam with beta_1 = 0.5 for the two adversarial updates.
+
+    Less momentum keeps the two players from overshooting each other
+    (Radford et al. 2016, DCGAN, Section 4).
+    """
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+
+def build_optimizers(train_config):
+    """Three-optimizer compile arguments from a `TrainConfig`."""
+    t = train_config
+    return dict(
+        optimizer=keras.optimizers.Adam(t.learning_rate),
+        discriminator_optimizer=adversarial_adam(
+            t.discriminator_learning_rate),
+        generator_optimizer=adversarial_adam(t.generator_learning_rate),
+        steps_per_execution=t.steps_per_execution,
+        jit_compile=t.jit_compile,
+    )
+
+
+@MODELS.register("aae")
+@keras.saving.register_keras_serializable(package="kerasae")
+class AdversarialAutoencoder(Autoencoder):
+    """Adversarial autoencoder with a pluggable prior (`config.prior`)."""
+
+    uses_prior = True
+    # Until compiled otherwise: Adam rates of `TrainConfig`'s defaults.
+    default_rates = (TrainConfig.discriminator_learning_rate,
+                     TrainConfig.generator_learning_rate)
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        config = self.config
+        self.prior = priors.build(
+            config.prior, self.latent_dim, config.prior_params)
+        self.uses_labels = bool(config.supervised)
+        # The discriminator sees the label only when it picks the component.
+        self.label_to_discriminator = (
+            self.uses_labels and self.prior.label_conditional)
+        if self.label_to_discriminator and \
+                config.num_classes > self.prior.params["k"]:
+            raise ConfigError(
+                f"--prior={config.prior} with --aae_supervised needs k >= the "
+                f"{config.num_classes} classes; got k={self.prior.params['k']}")
+        self.discriminator = build_discriminator(
+            self.latent_dim + (config.num_classes
+                               if self.label_to_discriminator else 0),
+            config.discriminator_units, config.activation)
+
+    def decoder_input_units(self):
+        if not self.config.supervised:
+            return self.latent_dim
+        if self.config.num_classes < 1:
+            raise ConfigError(
+                "--aae_supervised needs labelled data (num_classes is 0): use "
+                "a dataset with labels or drop --aae_supervised")
+        return self.latent_dim + self.config.num_classes
+
+    def metric_names(self):
+        return super().metric_names() + [
+            "discriminator_loss", "discriminator_accuracy", "generator_loss"]
+
+    # ------------------------------------------------------- the model
+    def one_hot(self, labels):
+        """Int labels (n,) -> float one-hot; (n, classes) passes through."""
+        if len(labels.shape) == 2:
+            return ops.cast(labels, "float32")
+        return ops.one_hot(ops.cast(labels, "int32"), self.config.num_classes)
+
+    def decoder_input(self, code, y):
+        if not self.config.supervised:
+            return code
+        if y is None:
+            raise ValueError(
+                "the supervised adversarial autoencoder decodes (code, label):"
+                " call model((x, labels)) or model.decode(code, labels=...)")
+        return ops.concatenate([code, self.one_hot(y)], axis=1)
+
+    def decode(self, code, training=False, labels=None):
+        """Model-space output for `code` (and `labels`, if supervised)."""
+        return self.output_activation(self.decode_logits(
+            self.decoder_input(code, labels), training))
+
+    def call(self, inputs, training=False):
+        """Deterministic reconstruction; supervised: `inputs=(x, labels)`."""
+        x, labels = inputs, None
+        if isinstance(inputs, dict):
+            x, labels = inputs["x"], inputs.get("labels")
+        elif isinstance(inputs, (tuple, list)):
+            x, labels = inputs[0], (inputs[1] if len(inputs) > 1 else None)
+        return self.decode(self.encode(x, training), training, labels=labels)
+
+    def sample_prior(self, n, labels=None, seed=None):
+        """n samples of p(z) (component y_i for the supervised mixture)."""
+        labels = labels if self.label_to_discriminator else None
+        return self.prior.sample(
+            n, self.seed_generator if seed is None else seed, labels)
+
+    def discriminate(self, code, labels, training=False):
+        """Discriminator logits (n, 1) of codes (and labels, if used)."""
+        if self.label_to_discriminator:
+            code = ops.concatenate([code, self.one_hot(labels)], axis=1)
+        return self.discriminator(code, training=training)
+
+    # ------------------------------------------------------- the phases
+    def reconstruction_phase(self, x, y=None):
+        """Updates encoder and decoder on the reconstruction loss.
+
+        Returns:
+            The batch's `Losses`.
+        """
+        variables = (self.encoder.trainable_variables
+                     + self.decoder.trainable_variables)
+        with tf.GradientTape() as tape:
+            terms = self.compute_losses(x, y, training=True)
+            loss = self.scaled_loss(terms)
+        self.optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables))
+        return terms
+
+    def discriminator_phase(self, x, y=None):
+        """Updates the discriminator: prior samples real, codes fake.
+
+        Returns:
+            (per-example loss, per-example accuracy).
+        """
+        code = ops.stop_gradient(self.encode(x, training=True))
+        sample = self.sample_prior(ops.shape(code)[0], y)
+        variables = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            real = self.discriminate(sample, y, training=True)
+            fake = self.discriminate(code, y, training=True)
+            per_example = discriminator_loss(real, fake)
+            loss = tf.nn.compute_average_loss(per_example)
+        self.discriminator_optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables))
+        return per_example, discriminator_accuracy(real, fake)
+
+    def generator_phase(self, x, y=None):
+        """Updates the encoder, as generator, to fool the discriminator.
+
+        Returns:
+            The per-example generator loss.
+        """
+        variables = self.encoder.trainable_variables
+        with tf.GradientTape() as tape:
+            code = self.encode(x, training=True)
+            per_example = generator_loss(self.discriminate(code, y))
+            loss = tf.nn.compute_average_loss(per_example)
+        self.generator_optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables))
+        return per_example
+
+    def train_step(self, data):
+        x, y = self.unpack(data)
+        terms = self.reconstruction_phase(x, y)
+        d_loss, d_accuracy = self.discriminator_phase(x, y)
+        g_loss = self.generator_phase(x, y)
+        terms.extra.update(discriminator_loss=d_loss, generator_loss=g_loss,
+                           discriminator_accuracy=d_accuracy)
+        return self.update_metrics(x, terms)
+
+    def test_step(self, data):
+        x, y = self.unpack(data)
+        terms = self.compute_losses(x, y, training=False)
+        code = self.encode(x)
+        real = self.discriminate(self.sample_prior(ops.shape(code)[0], y), y)
+        fake = self.discriminate(code, y)
+        terms.extra.update(
+            discriminator_loss=discriminator_loss(real, fake),
+            generator_loss=generator_loss(fake),
+            discriminator_accuracy=discriminator_accuracy(real, fake))
+        return self.update_metrics(x, terms)
+
+    # ------------------------------------------------------ optimizers
+    def compile(self, optimizer=None, discriminator_optimizer=None,
+                generator_optimizer=None, **kwargs):
+        """Compiles with one optimizer per update, each built on its variables.
+
+        Args:
+            optimizer: reconstruction phase (encoder and decoder).
+            discriminator_optimizer: discriminator phase.
+            generator_optimizer: generator phase (encoder).
+            **kwargs: passed to `keras.Model.compile`.
+        """
+        d_rate, g_rate = self.default_rates
+        optimizer = keras.optimizers.get(
+            optimizer or keras.optimizers.Adam(TrainConfig.learning_rate))
+        super().compile(optimizer=optimizer, **kwargs)
+        self.discriminator_optimizer = keras.optimizers.get(
+            discriminator_optimizer or adversarial_adam(d_rate))
+        self.generator_optimizer = keras.optimizers.get(
+            generator_optimizer or adversarial_adam(g_rate))
+        self.optimizer.build(self.encoder.trainable_variables
+                             + self.decoder.trainable_variables)
+        self.discriminator_optimizer.build(
+            self.discriminator.trainable_variables)
+        self.generator_optimizer.build(self.encoder.trainable_variables)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {name: keras.optimizers.serialize(getattr(self, name))
+                for name in ("optimizer", "discriminator_optimizer",
+                             "generator_optimizer")}
+
+    def compile_for_training(self, train_config):
+        """Compiles with the three Adam rates of a `TrainConfig`.
+
+        `kerasae.training` calls this instead of `compile`.
+        """
+        self.compile(**build_optimizers(train_config))
+
+    def compile_from_config(self, config):
+        """Recompiles from `get_compile_config` when `model.keras` loads."""
+        self.compile(**{name: keras.optimizers.deserialize(value)
+                        for name, value in config.items()})
+
+    # ------------------------------------------------------ evaluation
+    def evaluation_metrics(self, x, y=None):
+        """Prior-match statistics of the codes of `x` (and mixture shares).
+
+        Returns:
+            `prior_mmd`, `prior_ks_max` and, for the mixture, the codes per
+            nearest component (`prior_component_counts`) and the smallest
+            share (`prior_component_min_share`).
+        """
+        labels = y if self.label_to_discriminator else None
+        codes = prior_match.encode_all(self, x)
+        result = prior_match.prior_match(codes, self.prior, labels=labels)
+        if hasattr(self.prior, "centers"):
+            counts = prior_match.component_counts(codes, self.prior.centers())
+            result["prior_component_counts"] = [int(c) for c in counts]
+            result["prior_component_min_share"] = float(
+                np.min(counts) / max(1, np.sum(counts)))
+        return result
