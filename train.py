@@ -7,6 +7,7 @@ the logic lives in the importable `kerasae` package, whose functions take
 config objects, never flags.
 """
 
+import os
 import sys
 
 from absl import app
@@ -15,8 +16,10 @@ from absl import logging
 
 from kerasae import config as kae_config
 from kerasae import models
+from kerasae import priors
 from kerasae import training
 from kerasae.errors import KerasaeError
+from kerasae.models import adversarial
 
 _M, _D, _T = kae_config.ModelConfig, kae_config.DataConfig, \
     kae_config.TrainConfig
@@ -44,6 +47,21 @@ flags.DEFINE_float("sparsity_target", _M.sparsity_target,
 flags.DEFINE_float("sparsity_weight", _M.sparsity_weight,
                    "sparse_ae: beta, penalty weight.")
 flags.DEFINE_float("beta", _M.beta, "vae: weight of the KL term.")
+# Adversarial autoencoder and GAN (docs/adversarial.md).
+flags.DEFINE_string("prior", _M.prior, "aae, gan: prior p(z), one of "
+                    f"{', '.join(priors.PRIORS.names())}.")
+flags.DEFINE_string("prior_params", "", "aae, gan: prior parameters, e.g. "
+                    "std=1.0 or k=10,radius=4,std=1,tangential_std=0.25.")
+flags.DEFINE_boolean("aae_supervised", _M.supervised, "aae: give the "
+                     "one-hot label to the decoder (the code holds style).")
+flags.DEFINE_list("discriminator_units",
+                  list(map(str, _M.discriminator_units)),
+                  "aae: discriminator hidden sizes.")
+flags.DEFINE_float("discriminator_learning_rate",
+                   _T.discriminator_learning_rate,
+                   "aae, gan: discriminator's Adam rate.")
+flags.DEFINE_float("generator_learning_rate", _T.generator_learning_rate,
+                   "aae, gan: generator's Adam rate (the encoder's, aae).")
 flags.DEFINE_string("dataset", _D.dataset,
                     "TFDS name, or a .npz/.npy/.csv file or image folder.")
 flags.DEFINE_string("data_dir", None,
@@ -68,7 +86,8 @@ flags.DEFINE_integer("cpu_devices", _T.cpu_devices,
 flags.DEFINE_integer("steps_per_execution", _T.steps_per_execution,
                      "Batches per tf.function call.")
 flags.DEFINE_boolean("jit_compile", _T.jit_compile, "Compile with XLA.")
-flags.DEFINE_string("workdir", "runs/default", "Output folder.")
+flags.DEFINE_string("workdir", None, "Output folder (default: "
+                    "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
                      "Replace a previous run in --workdir.")
 
@@ -85,7 +104,7 @@ def _ints(values, flag):
 def config_from_flags():
     """Builds the `Config` the flags describe."""
     f = FLAGS
-    return kae_config.Config(
+    config = kae_config.Config(
         model=_M(
             name=f.model, arch=f.arch,
             hidden_units=_ints(f.hidden_units, "hidden_units"),
@@ -94,7 +113,11 @@ def config_from_flags():
             activation=f.activation, output_activation=f.output_activation,
             noise=f.noise, noise_level=f.noise_level, sparsity=f.sparsity,
             sparsity_target=f.sparsity_target,
-            sparsity_weight=f.sparsity_weight, beta=f.beta),
+            sparsity_weight=f.sparsity_weight, beta=f.beta,
+            prior=f.prior, prior_params=priors.parse_params(f.prior_params),
+            supervised=f.aae_supervised,
+            discriminator_units=_ints(f.discriminator_units,
+                                      "discriminator_units")),
         data=_D(
             dataset=f.dataset, data_dir=f.data_dir,
             label_column=f.label_column,
@@ -103,11 +126,22 @@ def config_from_flags():
         train=_T(
             epochs=f.epochs, batch_size=f.batch_size,
             learning_rate=f.learning_rate, seed=f.seed,
+            discriminator_learning_rate=f.discriminator_learning_rate,
+            generator_learning_rate=f.generator_learning_rate,
             steps_per_epoch=f.steps_per_epoch, strategy=f.strategy,
             cpu_devices=f.cpu_devices,
             steps_per_execution=f.steps_per_execution,
             jit_compile=f.jit_compile),
     )
+    if getattr(models.MODELS.get(f.model), "uses_prior", False):
+        adversarial.validate_config(config)  # a bad prior fails before data
+    return config
+
+
+def default_workdir(config):
+    """`runs/<model>-<dataset>`, the dataset's file or folder name."""
+    dataset = os.path.basename(os.path.normpath(config.data.dataset))
+    return os.path.join("runs", f"{config.model.name}-{dataset}")
 
 
 def main(argv):
@@ -116,7 +150,8 @@ def main(argv):
     # TFDS logs every dataset it opens at INFO; users want the progress.
     logging.set_verbosity(logging.WARNING)
     try:
-        training.train(config_from_flags(), FLAGS.workdir,
+        config = config_from_flags()
+        training.train(config, FLAGS.workdir or default_workdir(config),
                        overwrite=FLAGS.overwrite)
     except KerasaeError as error:
         print(f"error: {error}", file=sys.stderr)
