@@ -115,9 +115,6 @@ def test_replicas_draw_independent_noise(step_results, case):
     draws = step_results["draws"][case]
     if not draws:
         pytest.skip(f"{case} draws no random numbers")
-    if case == "gan":
-        pytest.xfail("gan.py builds a plain keras.random.SeedGenerator: "
-                     "use distribute.ReplicaSeedGenerator")
     for hook, result in draws.items():
         assert not result["identical_across_replicas"], hook
         assert not result["repeats_between_steps"], hook

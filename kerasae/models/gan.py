@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from kerasae import distribute
 from kerasae import layers as kae_layers
 from kerasae import prior_match, priors
 from kerasae.config import ModelConfig, TrainConfig
@@ -83,7 +84,8 @@ class GenerativeAdversarialNetwork(keras.Model):
         shape = tuple(int(d) for d in config.input_shape)
         self.prior = priors.build(
             config.prior, self.latent_dim, config.prior_params)
-        self.seed_generator = keras.random.SeedGenerator()
+        # Each replica draws its own noise under tf.distribute.
+        self.seed_generator = distribute.ReplicaSeedGenerator()
         self.generator = kae_layers.build_decoder(
             self.latent_dim, shape, config.arch, config.hidden_units,
             config.activation, name="generator")
