@@ -1,6 +1,7 @@
 """Writes MNIST from TFDS to an `.npz` for the PyTorch reference.
 
-    TFDS_DATA_DIR=../shared/tfds python bench/export_mnist.py --out=/tmp/mnist.npz
+    TFDS_DATA_DIR=../shared/tfds python bench/export_mnist.py \
+        --out=/tmp/mnist.npz
 
 The reference (`bench/pytorch_vae.py`) runs in an environment without
 TensorFlow, so it reads the same pixels from this file.

@@ -122,7 +122,8 @@ def test_different_config_in_existing_workdir_is_refused(npz_path, tmp_path):
     before = open(os.path.join(workdir, "metrics.json")).read()
     other = dataclasses.replace(
         tiny_config(npz_path), train=TrainConfig(epochs=3, batch_size=32))
-    with pytest.raises(WorkdirError, match=r"train\.epochs: 2 -> 3.*--overwrite"):
+    with pytest.raises(WorkdirError,
+                       match=r"train\.epochs: 2 -> 3.*--overwrite"):
         training.train(other, workdir, verbose=0)
     assert open(os.path.join(workdir, "metrics.json")).read() == before
     # Asked explicitly, the old run is replaced.
