@@ -46,8 +46,11 @@ from keras import ops
 
 from kerasae import losses
 from kerasae import workdir as wd
-from kerasae.detection_metrics import auprc, auroc, precision_recall_f1
-from kerasae.errors import ConfigError, DataError
+from kerasae.detection_metrics import auprc
+from kerasae.detection_metrics import auroc
+from kerasae.detection_metrics import precision_recall_f1
+from kerasae.errors import ConfigError
+from kerasae.errors import DataError
 
 __all__ = ["auprc", "auroc", "precision_recall_f1"]  # re-exported
 

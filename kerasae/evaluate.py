@@ -11,7 +11,9 @@ purpose: the logic is `kerasae.evaluation.evaluate_run`.
 import json
 import sys
 
-from absl import app, flags, logging
+from absl import app
+from absl import flags
+from absl import logging
 
 from kerasae import evaluation
 from kerasae.errors import KerasaeError

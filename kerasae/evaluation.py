@@ -20,8 +20,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import anomaly, losses, training
+from kerasae import anomaly
 from kerasae import data as kae_data
+from kerasae import losses
+from kerasae import training
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasae import anomaly, models
+from kerasae import anomaly
+from kerasae import models
 from kerasae.config import ModelConfig
-from kerasae.errors import ConfigError, DataError
+from kerasae.errors import ConfigError
+from kerasae.errors import DataError
 
 
 def tiny(name="ae", **kwargs):

@@ -12,9 +12,15 @@ import sys
 import numpy as np
 import pytest
 
-from kerasae import anomaly, evaluation, models, training
+from kerasae import anomaly
 from kerasae import data as kae_data
-from kerasae.config import Config, DataConfig, ModelConfig, TrainConfig
+from kerasae import evaluation
+from kerasae import models
+from kerasae import training
+from kerasae.config import Config
+from kerasae.config import DataConfig
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

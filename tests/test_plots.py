@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kerasae import models, plots
+from kerasae import models
+from kerasae import plots
 from kerasae.config import ModelConfig
-from kerasae.data import DataBundle, Split
+from kerasae.data import DataBundle
+from kerasae.data import Split
 
 
 def assert_picture(path):
