@@ -247,3 +247,30 @@ def test_cli_normal_classes_without_labels(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(
         "error: --normal_classes needs labels")
+
+
+def test_train_classes_end_to_end_on_mnist(shared_tfds, tmp_path):
+    """train.py --train_classes=0,6, then evaluate: the rest are anomalies."""
+    workdir = str(tmp_path / "one_class")
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "train.py", "--model=ae", "--hidden_units=32",
+         "--latent_dim=4", "--epochs=1", "--steps_per_epoch=20",
+         "--train_classes=0,6", f"--data_dir={shared_tfds}",
+         f"--workdir={workdir}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    config, _, _ = training.load_run(workdir)
+    assert config.data.train_classes == (0, 6)
+    bundle = kae_data.load(config.data, seed=config.train.seed)
+    assert set(np.unique(bundle.train.y)) == {0, 6}
+    assert set(np.unique(bundle.validation.y)) == {0, 6}
+    assert len(np.unique(bundle.test.y)) == 10  # the test split stays whole
+    done = run_cli(f"--workdir={workdir}", "--noplots")
+    assert done.returncode == 0, done.stderr
+    with open(os.path.join(workdir, "metrics.json")) as handle:
+        metrics = json.load(handle)
+    assert metrics["anomaly"]["normal_classes"] == [0, 6]
+    assert metrics["anomaly"]["anomaly_fraction"] == pytest.approx(
+        np.mean(~np.isin(bundle.test.y, [0, 6])))
+    assert metrics["anomaly"]["auroc"] > 0.6
