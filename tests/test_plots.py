@@ -113,3 +113,34 @@ def test_plot_run_draws_everything_for_a_dae(tmp_path):
                             "anomaly_scores.png"}
     for name in written:
         assert_picture(str(tmp_path / "plots" / name))
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS.names()))
+def test_evaluate_run_draws_real_pictures_for_every_model(tmp_path, name):
+    from kerasae import evaluation
+    from kerasae import training
+    from kerasae.config import Config
+    from kerasae.config import DataConfig
+    from kerasae.config import TrainConfig
+
+    x, y = images(200)
+    np.savez(tmp_path / "blobs.npz", x=(255 * x).astype("uint8"), y=y)
+    config = Config(
+        model=ModelConfig(name=name, hidden_units=(16,), latent_dim=2),
+        data=DataConfig(dataset=str(tmp_path / "blobs.npz")),
+        train=TrainConfig(epochs=1, batch_size=32))
+    workdir = str(tmp_path / "run")
+    training.train(config, workdir, verbose=0)
+    metrics = evaluation.evaluate_run(
+        workdir, evaluation.EvalOptions(normal_classes=(0,), iwae_k=5))
+    expected = {"training_curves.png"}
+    if name != "gan":
+        expected |= {"reconstruction.png", "codes.png", "anomaly_scores.png"}
+        assert 0 <= metrics["anomaly"]["auroc"] <= 1
+    if name in ("vae", "aae", "gan"):
+        expected.add("samples.png")
+    if name == "dae":
+        expected.add("denoising.png")
+    assert set(metrics["plots"]) >= expected
+    for picture in metrics["plots"]:
+        assert_picture(str(tmp_path / "run" / "plots" / picture))
