@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from kerasae import layers as kae_layers  # noqa: E402
+from kerasae import plots_latent  # noqa: E402
 from kerasae import workdir as wd  # noqa: E402
 
 PLOTS = "plots"
@@ -98,27 +99,14 @@ def denoising_rows(noisy, clean, denoised, path, n=10,
                       ("noisy", "clean", "denoised"), data_range)
 
 
-def sample_grid(model, n, path, seed=0, data_range=(0.0, 1.0)):
-    """`n` samples of a generative model decoded from its prior.
+def sample_grid(model, n, path, seed=0):
+    """An n x n grid of samples decoded from the model's prior.
 
-    The VAE samples N(0, I); models with `sample_prior` (adversarial
-    autoencoder, GAN) sample their own prior.
+    The one of `kerasae.plots_latent` (VAE: N(0, I); adversarial
+    autoencoder and GAN: their priors), here so every picture of a run can
+    be found in one module.
     """
-    if hasattr(model, "sample_prior"):
-        labels = (ops.arange(n) % max(1, model.config.num_classes)
-                  if getattr(model, "uses_labels", False) else None)
-        code = model.sample_prior(n, labels=labels,
-                                  seed=keras.random.SeedGenerator(seed))
-        kwargs = {"labels": labels} if labels is not None else {}
-        samples = model.decode(code, **kwargs)
-    else:
-        code = keras.random.normal((n, model.latent_dim), seed=seed)
-        samples = model.decode(code)
-    samples = keras.ops.convert_to_numpy(samples)
-    columns = min(n, 10)
-    rows = [samples[i:i + columns] for i in range(0, n, columns)]
-    rows = [r for r in rows if len(r) == columns]
-    return image_rows(rows, path, data_range=data_range)
+    return plots_latent.sample_grid(model, n, path, seed)
 
 
 def pca_2d(codes):
@@ -250,9 +238,10 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
         if not supervised:
             interpolation(model, split.x[0], split.x[1],
                           out("interpolation.png"), data_range=r)
-    if hasattr(model, "encode_distribution") or \
-            hasattr(model, "sample_prior"):
-        sample_grid(model, 30, out("samples.png"), seed, r)
+    generative = (hasattr(model, "encode_distribution")
+                  or hasattr(model, "sample_prior"))
+    if generative and _is_image(tuple(bundle.input_shape)):
+        sample_grid(model, 6, out("samples.png"), seed)
     history = wd.path(workdir, wd.HISTORY)
     if os.path.exists(history) and os.path.getsize(history):
         training_curves(history, out("training_curves.png"))
