@@ -93,7 +93,11 @@ def digit_scores(digit):
     for seed in (int(s) for s in FLAGS.seeds):
         workdir = os.path.join(FLAGS.workdir, settings_name(),
                                f"digit_{digit}_seed_{seed}")
-        training.train(run_config(digit, seed), workdir, verbose=0)
+        if not os.path.exists(os.path.join(workdir, "model.keras")):
+            # A finished run is reused as it is: defaults of unrelated
+            # config fields may have changed since, which `train` would
+            # refuse as "another config". Delete the folder to retrain.
+            training.train(run_config(digit, seed), workdir, verbose=0)
         config, model, _ = training.load_run(workdir)
         bundle = kae_data.load(config.data, seed=config.train.seed)
         labels = (bundle.test.y != digit).astype(np.int64)
