@@ -21,13 +21,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from kerasae import data, plots_latent, prior_match, training  # noqa: E402
-from kerasae.config import (  # noqa: E402
-    Config,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-)
+from kerasae import data  # noqa: E402
+from kerasae import plots_latent  # noqa: E402
+from kerasae import prior_match  # noqa: E402
+from kerasae import training  # noqa: E402
+from kerasae.config import Config  # noqa: E402
+from kerasae.config import DataConfig  # noqa: E402
+from kerasae.config import ModelConfig  # noqa: E402
+from kerasae.config import TrainConfig  # noqa: E402
 
 
 def parse_args():

@@ -7,10 +7,10 @@ The reference (`bench/pytorch_vae.py`) runs in an environment without
 TensorFlow, so it reads the same pixels from this file.
 """
 
-from absl import app
-from absl import flags
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import app
+from absl import flags
 
 flags.DEFINE_string("out", "/tmp/mnist.npz", "Output .npz path.")
 flags.DEFINE_string("data_dir", None, "TFDS data directory.")

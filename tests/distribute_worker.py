@@ -32,13 +32,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
-from kerasae import models, training  # noqa: E402
-from kerasae.config import (  # noqa: E402
-    Config,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-)
+from kerasae import models  # noqa: E402
+from kerasae import training  # noqa: E402
+from kerasae.config import Config  # noqa: E402
+from kerasae.config import DataConfig  # noqa: E402
+from kerasae.config import ModelConfig  # noqa: E402
+from kerasae.config import TrainConfig  # noqa: E402
 from kerasae.models.autoencoder import SparseAutoencoder  # noqa: E402
 from kerasae.models.base import Autoencoder  # noqa: E402
 

@@ -9,8 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from kerasae import models, plots_latent
-from kerasae.config import Config, ModelConfig, TrainConfig
+from kerasae import models
+from kerasae import plots_latent
+from kerasae.config import Config
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
 from kerasae.models import adversarial
 

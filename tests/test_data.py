@@ -16,14 +16,12 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from kerasae.config import DataConfig
-from kerasae.data import (
-    DataBundle,
-    Preprocessing,
-    Split,
-    load,
-    make_dataset,
-    tfds_source,
-)
+from kerasae.data import DataBundle
+from kerasae.data import Preprocessing
+from kerasae.data import Split
+from kerasae.data import load
+from kerasae.data import make_dataset
+from kerasae.data import tfds_source
 from kerasae.errors import DataError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from sample_data import blob_images
 
 from kerasae import distribute
 from kerasae.errors import ConfigError
@@ -49,22 +50,11 @@ def run_helper(tmp_path, mode, *args, env=None):
     return json.loads(out.read_text())
 
 
-def blobs(n, seed=0):
-    """8x8 images of a bright blob at a random place, in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    grid = np.arange(8)
-    centres = rng.uniform(1, 6, size=(n, 2))
-    x = np.exp(-((grid[None, :, None] - centres[:, 0, None, None]) ** 2
-                 + (grid[None, None, :] - centres[:, 1, None, None]) ** 2)
-               / 3.0)
-    return x[..., None].astype("float32")
-
-
 @pytest.fixture(scope="module")
 def data_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "blobs.npz"
     # 100 examples: 80 train (5 batches of 16), 20 validation.
-    np.savez(path, x=blobs(100))
+    np.savez(path, x=blob_images(100)[0])
     return str(path)
 
 

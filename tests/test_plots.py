@@ -5,6 +5,7 @@ import csv
 import numpy as np
 import pytest
 from PIL import Image
+from sample_data import blob_images
 
 from kerasae import models
 from kerasae import plots
@@ -23,13 +24,7 @@ def assert_picture(path):
 
 
 def images(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    grid = np.arange(8)
-    centres = rng.uniform(1, 6, size=(n, 2))
-    x = np.exp(-((grid[None, :, None] - centres[:, 0, None, None]) ** 2
-                 + (grid[None, None, :] - centres[:, 1, None, None]) ** 2)
-               / 3.0)
-    return x[..., None].astype("float32"), rng.integers(0, 3, n)
+    return blob_images(n, seed, classes=3)
 
 
 def build(name, shape=(8, 8, 1), **kwargs):

@@ -3,7 +3,9 @@
 import keras
 import numpy as np
 
-from kerasae import models, prior_match, priors
+from kerasae import models
+from kerasae import prior_match
+from kerasae import priors
 from kerasae.config import ModelConfig
 
 

@@ -9,26 +9,20 @@ import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from sample_data import blob_images
 
 from kerasae import training
-from kerasae.config import Config, DataConfig, ModelConfig, TrainConfig
-from kerasae.errors import ConfigError, WorkdirError
-
-
-def blobs(n, seed=0):
-    """8x8 images of a bright blob at a random place, in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    grid = np.arange(8)
-    centres = rng.uniform(1, 6, size=(n, 2))
-    x = np.exp(-((grid[None, :, None] - centres[:, 0, None, None]) ** 2
-                 + (grid[None, None, :] - centres[:, 1, None, None]) ** 2)
-               / 3.0)
-    return x[..., None].astype("float32"), rng.integers(0, 2, size=n)
+from kerasae.config import Config
+from kerasae.config import DataConfig
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
+from kerasae.errors import ConfigError
+from kerasae.errors import WorkdirError
 
 
 @pytest.fixture
 def npz_path(tmp_path):
-    x, y = blobs(200)
+    x, y = blob_images(200)
     path = tmp_path / "blobs.npz"
     np.savez(path, x=x, y=y)
     return str(path)
@@ -59,7 +53,7 @@ def test_train_fills_the_workdir(npz_path, tmp_path):
     assert config["model"]["reconstruction_loss"] == "bce"
     assert config["model"]["output_activation"] == "sigmoid"
     _, model, pre = training.load_run(workdir)
-    x, _ = blobs(4, seed=5)
+    x, _ = blob_images(4, seed=5)
     assert model(x).shape == (4, 8, 8, 1)
     np.testing.assert_allclose(pre.invert(pre.apply(x)), x, atol=1e-6)
 

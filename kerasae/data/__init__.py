@@ -7,7 +7,8 @@ split and returns float32 splits; `make_dataset` wraps arrays in a fast
 `tf.data` pipeline.
 """
 
-from kerasae.data.bundle import DataBundle, Split
+from kerasae.data.bundle import DataBundle
+from kerasae.data.bundle import Split
 from kerasae.data.loader import load
 from kerasae.data.pipeline import make_dataset
 from kerasae.data.preprocessing import Preprocessing

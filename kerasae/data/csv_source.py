@@ -12,7 +12,9 @@ import os
 import numpy as np
 
 from kerasae.data import preprocessing
-from kerasae.data.bundle import TABULAR, Source, Split
+from kerasae.data.bundle import TABULAR
+from kerasae.data.bundle import Source
+from kerasae.data.bundle import Split
 from kerasae.data.labels import encode_labels
 from kerasae.errors import DataError
 

@@ -17,7 +17,9 @@ import numpy as np
 from PIL import Image
 
 from kerasae.data import preprocessing
-from kerasae.data.bundle import IMAGE, Source, Split
+from kerasae.data.bundle import IMAGE
+from kerasae.data.bundle import Source
+from kerasae.data.bundle import Split
 from kerasae.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")

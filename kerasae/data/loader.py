@@ -10,8 +10,10 @@ import os
 import numpy as np
 
 from kerasae.data import preprocessing
-from kerasae.data.arrays import read_npy, read_npz
-from kerasae.data.bundle import DataBundle, Split
+from kerasae.data.arrays import read_npy
+from kerasae.data.arrays import read_npz
+from kerasae.data.bundle import DataBundle
+from kerasae.data.bundle import Split
 from kerasae.data.csv_source import read_csv
 from kerasae.data.images import read_image_folder
 from kerasae.data.splits import choose_splits

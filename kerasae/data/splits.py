@@ -9,7 +9,8 @@ that unseen classes can be scored as anomalies).
 
 import numpy as np
 
-from kerasae.errors import ConfigError, DataError
+from kerasae.errors import ConfigError
+from kerasae.errors import DataError
 
 
 def choose_splits(source, validation_fraction, train_classes, seed):

@@ -19,7 +19,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from kerasae.data import preprocessing
-from kerasae.data.bundle import IMAGE, Source, Split
+from kerasae.data.bundle import IMAGE
+from kerasae.data.bundle import Source
+from kerasae.data.bundle import Split
 from kerasae.errors import DataError
 
 # Most TFDS image datasets (mnist, fashion_mnist, cifar10, ...) download

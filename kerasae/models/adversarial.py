@@ -22,9 +22,11 @@ the discriminator sees the one-hot label too (their Section 2.3, Figure 3).
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers, ops
+from keras import layers
+from keras import ops
 
-from kerasae import prior_match, priors
+from kerasae import prior_match
+from kerasae import priors
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
 from kerasae.models.base import Autoencoder

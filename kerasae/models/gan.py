@@ -23,13 +23,13 @@ from keras import ops
 
 from kerasae import distribute
 from kerasae import layers as kae_layers
-from kerasae import prior_match, priors
-from kerasae.config import ModelConfig, TrainConfig
-from kerasae.models.adversarial import (
-    discriminator_accuracy,
-    discriminator_loss,
-    generator_loss,
-)
+from kerasae import prior_match
+from kerasae import priors
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
+from kerasae.models.adversarial import discriminator_accuracy
+from kerasae.models.adversarial import discriminator_loss
+from kerasae.models.adversarial import generator_loss
 from kerasae.registry import MODELS
 
 # The fixed seed of `call`'s prior draw.

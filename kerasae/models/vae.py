@@ -14,7 +14,8 @@ import keras
 from keras import ops
 
 from kerasae import losses
-from kerasae.models.base import Autoencoder, Losses
+from kerasae.models.base import Autoencoder
+from kerasae.models.base import Losses
 from kerasae.registry import MODELS
 
 
