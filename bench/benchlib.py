@@ -1,0 +1,166 @@
+"""Shared pieces of the performance benchmarks in `bench/`.
+
+The machine these run on is shared, so one timing says little. Every
+benchmark here therefore measures its candidates *in rounds*, one short
+measurement of each candidate per round, and reports the median and the
+best over rounds: load that comes and goes hits every candidate alike.
+`machine()` records what the numbers were measured on, load included.
+
+Thread settings must be applied before TensorFlow starts its runtime, so
+`configure_threads` is called first thing in each script.
+"""
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+DEFAULT_DATA_DIR = os.environ.get("TFDS_DATA_DIR", "/work/shared/tfds")
+
+
+def configure_threads(threads):
+    """Pins TensorFlow to `threads` (0: TensorFlow's defaults).
+
+    `threads` goes to the intra-op pool (the one matmuls use) and the
+    inter-op pool gets one thread, so the process uses about `threads`
+    cores, as `torch.set_num_threads(threads)` does.
+    """
+    import tensorflow as tf
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo (or `platform`)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def memory_gib():
+    """Total memory in GiB from /proc/meminfo."""
+    try:
+        with open("/proc/meminfo") as handle:
+            kib = int(handle.readline().split()[1])
+        return round(kib / 2**20, 1)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine():
+    """What the numbers were measured on: CPU, memory, versions, load."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu_model(),
+        "memory_gib": memory_gib(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+    }
+
+
+def load_mnist(data_dir=DEFAULT_DATA_DIR, validation_fraction=0.0):
+    """MNIST as `train.py` loads it: a `DataBundle` in [0, 1]."""
+    from kerasae import data as kae_data
+    from kerasae.config import DataConfig
+    return kae_data.load(DataConfig(
+        dataset="mnist", data_dir=data_dir,
+        validation_fraction=validation_fraction))
+
+
+def resolved_config(bundle, name="vae", arch="dense", hidden_units=None,
+                    **train):
+    """A `Config` for `bundle`, resolved as `kerasae.training` does.
+
+    `hidden_units` None keeps the default for dense models (400) and uses
+    (32, 64) for conv models: a 400-filter convolution is not a model
+    anyone trains.
+    """
+    from kerasae import training
+    from kerasae.config import Config
+    from kerasae.config import ModelConfig
+    from kerasae.config import TrainConfig
+    if hidden_units is None:
+        hidden_units = (32, 64) if arch == "conv" else (400,)
+    config = Config(
+        model=ModelConfig(name=name, arch=arch,
+                          hidden_units=tuple(hidden_units)),
+        train=TrainConfig(**train))
+    return training.resolve(config, bundle)
+
+
+def build_compiled(config):
+    """The model of `config`, compiled as `kerasae.training.train` does."""
+    import keras
+
+    from kerasae import models
+    from kerasae import training
+    keras.utils.set_random_seed(config.train.seed)
+    model = models.build(config.model)
+    training.compile_model(model, config)
+    return model
+
+
+def measure_rounds(candidates, rounds):
+    """Measures each candidate once per round, alternating.
+
+    Args:
+        candidates: name -> callable that runs some work and returns the
+            number of samples it processed.
+        rounds: how many times to measure each.
+
+    Returns:
+        name -> `{"median", "best", "all"}` samples per second (wall clock)
+        plus `cpu_median`, samples per second of process CPU time.
+    """
+    wall = {name: [] for name in candidates}
+    cpu = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, work in candidates.items():
+            started, cpu_started = time.perf_counter(), time.process_time()
+            samples = work()
+            wall[name].append(samples / (time.perf_counter() - started))
+            cpu[name].append(samples / (time.process_time() - cpu_started))
+    return {name: summary(wall[name], cpu[name]) for name in candidates}
+
+
+def summary(values, cpu_values=None):
+    """Median, best and all values, rounded for printing."""
+    found = {
+        "median": round(statistics.median(values), 1),
+        "best": round(max(values), 1),
+        "all": [round(v, 1) for v in values],
+    }
+    if cpu_values:
+        found["cpu_median"] = round(statistics.median(cpu_values), 1)
+    return found
+
+
+def peak_rss_mib():
+    """Peak resident memory of this process so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def emit(record):
+    """Prints one JSON line (what RESULTS.md tables are built from)."""
+    print(json.dumps(record, sort_keys=True), flush=True)
