@@ -122,7 +122,10 @@ class TrainConfig:
         steps_per_epoch: optional cap on batches per epoch (quick runs).
         strategy: `tf.distribute` strategy name.
         cpu_devices: split the CPU into this many logical devices (0: no).
-        steps_per_execution: batches run per `tf.function` call.
+        steps_per_execution: batches run per `tf.function` call; 20 cuts
+            the per-step Python and dispatch cost (about 14% more samples
+            per CPU second for the MNIST VAE, see bench/RESULTS.md) while
+            the progress bar still moves about 24 times an epoch.
         jit_compile: compile the train step with XLA.
     """
 
@@ -137,7 +140,7 @@ class TrainConfig:
     steps_per_epoch: typing.Optional[int] = None
     strategy: str = "auto"
     cpu_devices: int = 0
-    steps_per_execution: int = 1
+    steps_per_execution: int = 20
     jit_compile: bool = False
 
 

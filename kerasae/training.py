@@ -139,10 +139,15 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
 def compile_model(model, config):
     """Compiles `model` with the optimizers `config.train` asks for.
 
-    A model with several optimizers (the adversarial autoencoder) defines
+    Call it inside the strategy's scope. A model with several optimizers (the adversarial autoencoder) defines
     `compile_for_training(train_config)` and is compiled by it.
     """
     t = config.train
+    if distribute.num_replicas() > 1 and t.steps_per_execution > 1:
+        # Keras 3 cannot run several steps per call under a multi-replica
+        # strategy ("You must feed a value for placeholder tensor",
+        # keras-team/keras#19246), so replicas take one step per call.
+        t = dataclasses.replace(t, steps_per_execution=1)
     if hasattr(model, "compile_for_training"):
         model.compile_for_training(t)
         return
