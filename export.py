@@ -14,7 +14,9 @@ docs/serving.md. Like train.py this script stays thin: the logic lives in
 import os
 import sys
 
-from absl import app, flags, logging
+from absl import app
+from absl import flags
+from absl import logging
 
 from kerasae import export as kae_export
 from kerasae.errors import KerasaeError
@@ -52,6 +54,10 @@ def main(argv):
     if written["saved_model"]:
         print(f"SavedModel {written['name']} version {written['version']}: "
               f"{written['saved_model']}")
+        if written["score"]:
+            at = "" if written["threshold"] is None \
+                else f", is_anomaly above {written['threshold']:.6g}"
+            print(f"  signature score: {written['score']}{at}")
     for path in written["tflite"]:
         print(f"TFLite: {path} ({os.path.getsize(path):,} bytes)")
 

@@ -34,8 +34,13 @@ Scores (`SCORES`):
 `code_mahalanobis` and `reconstruction_and_code` need `fit` first; their
 parameters are stored in `threshold.json` under `params`.
 
-`auto` is `neg_elbo_at_mean` for a VAE and `reconstruction_nll` otherwise:
-the two scores the exported `score` signature computes.
+`auto` is `reconstruction_and_code` for every model with an encoder: on
+one-class MNIST it averages 96.8 AUROC against 83.4 for the training loss
+(docs/evaluation.md). The exported `score` signature computes whichever
+score `threshold.json` names, with the fitted parameters baked in as
+constants; both paths run `score_batch` (keras.ops), so the formula exists
+once. Without a threshold the signature falls back to `unfitted_default`:
+`neg_elbo_at_mean` for a VAE, `reconstruction_nll` otherwise.
 """
 
 import math
@@ -73,7 +78,11 @@ def resolve_score(model, score="auto"):
             f"--score={score!r} is not one of: {', '.join(SCORES)}")
     is_vae = hasattr(model, "encode_distribution")
     if score == "auto":
-        return "neg_elbo_at_mean" if is_vae else "reconstruction_nll"
+        # A model without an encoder (the GAN) scores nothing; it keeps the
+        # name it always had.
+        return "reconstruction_and_code" \
+            if getattr(model, "encoder", None) is not None \
+            else unfitted_default(model)
     if score == "neg_elbo_at_mean" and not is_vae:
         raise ConfigError(
             f"--score=neg_elbo_at_mean needs a vae, but the model is "
@@ -86,11 +95,37 @@ def resolve_score(model, score="auto"):
     return score
 
 
-def score_batch(model, x, score, labels=None):
+def unfitted_default(model):
+    """The score of models scored without fitted parameters.
+
+    `neg_elbo_at_mean` for a VAE, `reconstruction_nll` otherwise: what the
+    exported `score` signature computes when there is no `threshold.json`.
+    """
+    if hasattr(model, "encode_distribution"):
+        return "neg_elbo_at_mean"
+    return "reconstruction_nll"
+
+
+def score_batch(model, x, score, labels=None, params=None):
     """Per-example scores of one model-space batch (a concrete `score`).
 
-    `labels` go to the decoder of models that decode (code, label).
+    Written with keras.ops only, so that it runs eagerly here and inside
+    the exported `score` graph (`kerasae.endpoints`), where `params` become
+    constants.
+
+    Args:
+        model: a model with an encoder.
+        x: float32 batch in model space.
+        score: a concrete score name (not `auto`).
+        labels: labels for the decoder of models that decode (code, label).
+        params: `fit` output, for `FITTED` scores.
+
+    Returns:
+        Shape `(batch,)`: float32, or float64 for `FITTED` scores (their
+        centring and standardization are done in float64).
     """
+    if score in FITTED:
+        return fitted_score_batch(model, x, score, labels, params)
     if score == "neg_elbo_at_mean":
         mean, log_var = model.encode_distribution(x)
         return (model.reconstruction_nll(x, model.decode_logits(mean))
@@ -121,13 +156,61 @@ def _codes(model, x, batch_size):
 
 
 def mahalanobis(codes, mean, precision):
-    """Squared distances (c - mean)^T precision (c - mean), per row."""
-    centered = np.asarray(codes, np.float64) - np.asarray(mean)
-    return np.einsum("ij,jk,ik->i", centered, np.asarray(precision),
-                     centered)
+    """Squared distances (c - mean)^T precision (c - mean), per row.
+
+    keras.ops in float64: numpy arrays or (graph) tensors in, a tensor out;
+    `mean` and `precision` (lists or arrays) become float64 constants.
+    """
+    codes = ops.cast(ops.convert_to_tensor(codes), "float64")
+    centered = codes - ops.convert_to_tensor(
+        np.asarray(mean, np.float64), "float64")
+    return ops.sum(ops.matmul(centered, ops.convert_to_tensor(
+        np.asarray(precision, np.float64), "float64")) * centered, axis=1)
 
 
-def fit(model, score, train_x, normal_x, batch_size=512):
+def check_params(score, params):
+    """Raises ConfigError unless `params` hold what `score` needs."""
+    needed = ["code_mean", "code_precision"]
+    if score == "reconstruction_and_code":
+        needed += ["squared_error_mean", "squared_error_std",
+                   "mahalanobis_mean", "mahalanobis_std"]
+    if not params:
+        raise ConfigError(
+            f"score {score!r} needs parameters fitted on normal data: call "
+            "kerasae.anomaly.fit first")
+    missing = [k for k in needed if k not in params]
+    if missing:
+        raise ConfigError(
+            f"the parameters of score {score!r} lack {', '.join(missing)}; "
+            "fit them again with kerasae.anomaly.fit")
+
+
+def fitted_score_batch(model, x, score, labels=None, params=None):
+    """A `FITTED` score of one model-space batch, in float64 (keras.ops).
+
+    `code_mahalanobis`: `mahalanobis(encode(x))`; `reconstruction_and_code`:
+    (squared_error - mean) / std + (mahalanobis - mean) / std with the
+    constants of `params`.
+
+    Raises:
+        ConfigError: `params` are missing or incomplete.
+    """
+    check_params(score, params)
+    code = model.encode(x)
+    distance = mahalanobis(code, params["code_mean"],
+                           params["code_precision"])
+    if score == "code_mahalanobis":
+        return distance
+    error = ops.cast(losses.squared_error(x, model.output_activation(
+        model.decode_logits(model.decoder_input(code, labels)))), "float64")
+    return ((error - params["squared_error_mean"])
+            / params["squared_error_std"]
+            + (distance - params["mahalanobis_mean"])
+            / params["mahalanobis_std"])
+
+
+def fit(model, score, train_x, normal_x, batch_size=512,
+        normal_labels=None):
     """Fits the parameters of a `FITTED` score on normal data.
 
     Args:
@@ -136,6 +219,8 @@ def fit(model, score, train_x, normal_x, batch_size=512):
         train_x: normal training examples (the code Gaussian).
         normal_x: normal validation examples (the standardization).
         batch_size: examples per forward pass.
+        normal_labels: labels of `normal_x`, for models that decode
+            (code, label).
 
     Returns:
         A JSON-able dict (empty for scores without parameters).
@@ -151,31 +236,15 @@ def fit(model, score, train_x, normal_x, batch_size=512):
     params = {"code_mean": codes.mean(axis=0).tolist(),
               "code_precision": precision.tolist()}
     if score == "reconstruction_and_code":
-        error = scores(model, normal_x, "squared_error",
-                       batch_size=batch_size)
-        distance = mahalanobis(_codes(model, normal_x, batch_size),
-                               params["code_mean"], precision)
+        error = scores(model, normal_x, "squared_error", normal_labels,
+                       batch_size)
+        distance = scores(model, normal_x, "code_mahalanobis",
+                          batch_size=batch_size, params=params)
         params.update(squared_error_mean=float(error.mean()),
                       squared_error_std=float(max(error.std(), 1e-12)),
                       mahalanobis_mean=float(distance.mean()),
                       mahalanobis_std=float(max(distance.std(), 1e-12)))
     return params
-
-
-def _fitted_scores(model, x, score, params, batch_size):
-    if not params:
-        raise ConfigError(
-            f"score {score!r} needs parameters fitted on normal data: call "
-            "kerasae.anomaly.fit first")
-    distance = mahalanobis(_codes(model, x, batch_size),
-                           params["code_mean"], params["code_precision"])
-    if score == "code_mahalanobis":
-        return distance
-    error = scores(model, x, "squared_error", batch_size=batch_size)
-    return ((error - params["squared_error_mean"])
-            / params["squared_error_std"]
-            + (distance - params["mahalanobis_mean"])
-            / params["mahalanobis_std"])
 
 
 def scores(model, x, score="auto", labels=None, batch_size=512,
@@ -195,11 +264,11 @@ def scores(model, x, score="auto", labels=None, batch_size=512,
     """
     score = resolve_score(model, score)
     if score in FITTED:
-        return _fitted_scores(model, x, score, params, batch_size)
+        check_params(score, params)
     out = [keras.ops.convert_to_numpy(score_batch(
         model, ops.convert_to_tensor(x[i:i + batch_size]), score,
         None if labels is None else ops.convert_to_tensor(
-            labels[i:i + batch_size])))
+            labels[i:i + batch_size]), params))
         for i in range(0, len(x), batch_size)]
     return np.concatenate(out).astype(np.float64)
 
@@ -289,7 +358,8 @@ def detect(model, bundle, options, workdir, normal_classes=()):
     train = bundle.train
     if normal_classes and train.y is not None:
         train = train.take(np.isin(train.y, normal_classes))
-    params = fit(model, score, train.x, validation.x, options.batch_size)
+    params = fit(model, score, train.x, validation.x, options.batch_size,
+                 validation.y)
     normal = scores(model, validation.x, score, validation.y,
                     options.batch_size, params)
     threshold = calibrate(
@@ -316,8 +386,8 @@ def detect(model, bundle, options, workdir, normal_classes=()):
 def write_threshold(workdir, score, threshold, method, **details):
     """Writes `RUN/threshold.json` = {"score", "threshold", "method", ...}.
 
-    The exported `score` signature reads `threshold` and checks `score`
-    against the score it computes.
+    The exported `score` signature computes the score `score` names (with
+    `params`, when fitted) and returns `is_anomaly = score > threshold`.
     """
     value = {"score": score, "threshold": float(threshold),
              "method": method, **details}

@@ -9,7 +9,10 @@ input signature and named outputs:
   `code` is the mean: sampling never enters an exported graph).
 - `decode`: `code` -> `reconstruction` in raw units.
 - `score`: raw `x` -> per-example anomaly `score` (`anomaly_score`), plus
-  `is_anomaly` when a threshold is given.
+  `is_anomaly` when a threshold is given. The score is the one named by
+  the threshold record (`RUN/threshold.json`, by default
+  `reconstruction_and_code`) with its fitted parameters as constants, or
+  `kerasae.anomaly.unfitted_default` without one.
 - `sample` (generative models): scalars `count`, `seed` -> `samples`.
 
 A model without an encoder (the GAN) has `decode` and `sample` only; the
@@ -23,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasae import losses
+from kerasae import anomaly
 
 
 def has_encoder(model):
@@ -48,36 +51,40 @@ def is_labelled(model):
 
 
 def score_name(model):
-    """Names the quantity `anomaly_score` returns for `model`."""
-    if hasattr(model, "encode_distribution"):
-        return "neg_elbo_at_mean"
-    return "reconstruction_nll"
+    """The score `anomaly_score` computes for `model` without a threshold.
+
+    `neg_elbo_at_mean` for a VAE, `reconstruction_nll` otherwise
+    (`kerasae.anomaly.unfitted_default`).
+    """
+    return anomaly.unfitted_default(model)
 
 
-def anomaly_score(model, x, labels=None):
-    """Deterministic per-example anomaly score of model-space `x`.
+def anomaly_score(model, x, labels=None, score=None, params=None):
+    """Deterministic per-example anomaly score of model-space `x`, float32.
 
-    The reconstruction loss the model trains on (`reconstruction_nll`:
-    Bernoulli NLL in nats for `bce`, sum of squared errors for `mse`) of
-    decode(encode(x)). For the VAE it is the negative ELBO evaluated at
-    z = mean: `reconstruction_nll(x, decode(mean)) + KL(q(z|x) || N(0, I))`
-    (Kingma and Welling 2014, Eq. 10 with the single sample replaced by the
-    mean), so the same input always gets the same score.
+    `score=None` is `score_name(model)`: the reconstruction loss the model
+    trains on (`reconstruction_nll`: Bernoulli NLL in nats for `bce`, sum
+    of squared errors for `mse`) of decode(encode(x)); for the VAE the
+    negative ELBO at z = mean, `reconstruction_nll(x, decode(mean)) +
+    KL(q(z|x) || N(0, I))` (Kingma and Welling 2014, Eq. 10 with the single
+    sample replaced by the mean). Any other score of `kerasae.anomaly` is
+    computed by `kerasae.anomaly.score_batch`, the function the evaluation
+    uses, so the two agree; `params` (from `kerasae.anomaly.fit`) become
+    graph constants when traced.
 
     Args:
         model: a `kerasae` model with an encoder.
         x: float32 batch in model space.
         labels: int labels, for models that decode (code, label).
+        score: a concrete score name of `kerasae.anomaly.SCORES`, or None.
+        params: fitted parameters, for `kerasae.anomaly.FITTED` scores.
 
     Returns:
-        Shape `(batch,)`, higher is more anomalous.
+        Shape `(batch,)`, float32, higher is more anomalous.
     """
-    if hasattr(model, "encode_distribution"):
-        mean, log_var = model.encode_distribution(x)
-        return (model.reconstruction_nll(x, model.decode_logits(mean))
-                + losses.gaussian_kl(mean, log_var))
-    code = model.decoder_input(model.encode(x), labels)
-    return model.reconstruction_nll(x, model.decode_logits(code))
+    score = score or score_name(model)
+    return tf.cast(anomaly.score_batch(model, x, score, labels, params),
+                   tf.float32)
 
 
 class _SeedStream(keras.random.SeedGenerator):
@@ -95,13 +102,17 @@ class _SeedStream(keras.random.SeedGenerator):
         return tf.stack([self.seed, tf.constant(self.draws, tf.int32)])
 
 
-def endpoints(model, preprocessing, threshold=None):
+def endpoints(model, preprocessing, threshold=None, score=None,
+              params=None):
     """The exported functions of `model` with their input signatures.
 
     Args:
         model: a trained `kerasae` model.
         preprocessing: its `kerasae.data.Preprocessing`.
         threshold: anomaly threshold on `score`, or None.
+        score: the score the `score` endpoint computes (a concrete name of
+            `kerasae.anomaly.SCORES`); None: `score_name(model)`.
+        params: fitted parameters of `score` (`kerasae.anomaly.fit`).
 
     Returns:
         Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn
@@ -143,7 +154,7 @@ def endpoints(model, preprocessing, threshold=None):
         return {"code": model.encode(to_model(x))}
 
     def score(x, label=None):
-        value = anomaly_score(model, to_model(x), label)
+        value = anomaly_score(model, to_model(x), label, score, params)
         if threshold is None:
             return {"score": value}
         return {"score": value, "is_anomaly": value > threshold}
@@ -178,7 +189,8 @@ def endpoints(model, preprocessing, threshold=None):
     return found
 
 
-def build_archive(model, preprocessing, threshold=None, names=None):
+def build_archive(model, preprocessing, threshold=None, names=None,
+                  score=None, params=None):
     """A `keras.export.ExportArchive` holding `endpoints` (or `names`).
 
     ExportArchive also registers the first endpoint as `serving_default`
@@ -186,7 +198,8 @@ def build_archive(model, preprocessing, threshold=None, names=None):
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for name, (fn, spec) in endpoints(model, preprocessing, threshold).items():
+    found = endpoints(model, preprocessing, threshold, score, params)
+    for name, (fn, spec) in found.items():
         if names is None or name in names:
             archive.add_endpoint(name, fn, input_signature=spec)
     return archive

@@ -24,8 +24,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training workdir (holds model.keras).")
 # Plain strings, checked by `evaluation.validate`, so a bad value gets the
 # same one-line `error:` and exit status 2 as every other mistake.
-flags.DEFINE_string("score", _O.score, "Anomaly score: auto, "
-                    "reconstruction_nll, neg_elbo_at_mean, squared_error.")
+flags.DEFINE_string("score", _O.score, "Anomaly score: auto "
+                    "(= reconstruction_and_code), reconstruction_nll, "
+                    "neg_elbo_at_mean, squared_error, bernoulli_kl, "
+                    "code_mahalanobis, reconstruction_and_code.")
 flags.DEFINE_string("threshold_method", _O.threshold_method,
                     "quantile or mean_std.")
 flags.DEFINE_float("quantile", _O.quantile,

@@ -214,7 +214,9 @@ class EvalOptions:
     """What `evaluate_run` computes (the `kerasae.evaluate` flags).
 
     Attributes:
-        score: anomaly score, one of `anomaly.SCORES`.
+        score: anomaly score, one of `anomaly.SCORES`; `auto` is
+            `reconstruction_and_code`, which the exported `score`
+            signature serves from `threshold.json`.
         threshold_method: `quantile` or `mean_std`.
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).

@@ -7,9 +7,12 @@ folder TF Serving watches is `export_dir/<name>/`) and, for `tflite`,
 (serving_default, encode, decode, score, and sample for generative models),
 each with a fixed input signature; the training preprocessing is inside, so
 clients send and receive raw values. When the workdir holds
-`threshold.json` (written by `kerasae.anomaly`: `{"score": name,
-"threshold": float, ...}`), `score` also returns `is_anomaly`; the
-threshold is baked in, so re-export after recomputing it.
+`threshold.json` (written by `kerasae.evaluate`: `{"score": name,
+"threshold": float, "params": {...}, ...}`), `score` computes the score it
+names (by default `reconstruction_and_code`, its fitted parameters baked in
+as constants) and also returns `is_anomaly = score > threshold`; re-export
+after recomputing it. Without the file, `score` is the reconstruction loss
+(the VAE's negative ELBO at the mean) and has no `is_anomaly`.
 
 Nothing is ever half-written or overwritten by accident: artifacts are
 built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the
@@ -23,9 +26,12 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from kerasae import anomaly
 from kerasae import training
 from kerasae import workdir as wd
-from kerasae.endpoints import build_archive, score_name
+from kerasae.endpoints import build_archive
+from kerasae.endpoints import score_name
+from kerasae.errors import ConfigError
 from kerasae.errors import KerasaeError
 
 FORMATS = ("saved_model", "tflite")
@@ -37,15 +43,23 @@ class ExportError(KerasaeError):
     """An export option, folder or existing artifact conflicts."""
 
 
-def read_threshold(workdir, model):
-    """The anomaly threshold stored by evaluation, or None.
+def read_scoring(workdir, model):
+    """What the exported `score` signature computes, from `threshold.json`.
 
     `workdir/threshold.json` is `{"threshold": float}`, optionally with
-    `"score": <score_name>`; a threshold set on another score is refused.
+    `"score": name` (default: `score_name(model)`, the reconstruction loss)
+    and, for `kerasae.anomaly.FITTED` scores, `"params"`. Any score of
+    `kerasae.anomaly.SCORES` that `model` can compute is served.
+
+    Returns:
+        `{"score", "threshold", "params"}` (`params` None for scores
+        without parameters), or None when there is no file.
 
     Raises:
-        ExportError: the file is unreadable or names another score.
+        ExportError: the file is unreadable, names a score this model
+            cannot compute, or lacks the fitted parameters.
     """
+    path = wd.path(workdir, THRESHOLD)
     try:
         value = wd.read_json(workdir, THRESHOLD)
         if value is None:
@@ -53,14 +67,51 @@ def read_threshold(workdir, model):
         threshold = float(value["threshold"])
     except (ValueError, KeyError, TypeError) as error:
         raise ExportError(
-            f"{wd.path(workdir, THRESHOLD)} is not {{\"threshold\": number}} "
+            f"{path} is not {{\"threshold\": number}} "
             f"({error}); fix or remove it") from None
-    if value.get("score", score_name(model)) != score_name(model):
+    named = value.get("score", score_name(model))
+    try:
+        score = anomaly.resolve_score(model, named)
+    except (ConfigError, TypeError):
         raise ExportError(
-            f"{wd.path(workdir, THRESHOLD)} holds a threshold on "
-            f"{value['score']!r}, but the exported score is "
-            f"{score_name(model)!r}; recompute the threshold")
-    return threshold
+            f"{path} holds a threshold on {named!r}, which the exported "
+            f"score of a {model.config.name!r} model cannot compute; "
+            "recompute the threshold with python -m kerasae.evaluate"
+        ) from None
+    params = value.get("params") or None
+    if score in anomaly.FITTED:
+        _check_params(path, score, params, model.latent_dim)
+    return {"score": score, "threshold": threshold,
+            "params": params if score in anomaly.FITTED else None}
+
+
+def _check_params(path, score, params, latent_dim):
+    try:
+        anomaly.check_params(score, params)
+        shapes = (np.shape(params["code_mean"]),
+                  np.shape(params["code_precision"]))
+        numbers = [float(v) for k, v in params.items()
+                   if not k.startswith("code_")]
+    except (ConfigError, TypeError, ValueError) as error:
+        raise ExportError(
+            f"{path}: bad params for {score!r} ({error}); recompute the "
+            "threshold with python -m kerasae.evaluate") from None
+    if shapes != ((latent_dim,), (latent_dim, latent_dim)) or not all(
+            np.isfinite(numbers)):
+        raise ExportError(
+            f"{path}: the params of {score!r} do not fit a model with "
+            f"{latent_dim} code units; recompute the threshold with "
+            "python -m kerasae.evaluate")
+
+
+def read_threshold(workdir, model):
+    """The anomaly threshold stored by evaluation, or None.
+
+    Raises:
+        ExportError: as `read_scoring`.
+    """
+    scoring = read_scoring(workdir, model)
+    return None if scoring is None else scoring["threshold"]
 
 
 # ------------------------------------------------------------ the folders
@@ -121,7 +172,9 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
 
     Returns:
         `{"name", "version", "saved_model": path or None,
-        "tflite": [paths]}`.
+        "tflite": [paths], "score": the name the `score` signature
+        computes (None for a model without an encoder),
+        "threshold": float or None}`.
 
     Raises:
         KerasaeError: a bad option, workdir, folder or existing artifact;
@@ -140,7 +193,8 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
     if version is not None and version < 1:
         raise ExportError(f"--version={version}: must be 1 or more")
     config, model, pre = training.load_run(workdir)
-    threshold = read_threshold(workdir, model)
+    scoring = read_scoring(workdir, model) or {
+        "score": score_name(model), "threshold": None, "params": None}
     name = name or config.model.name
     version = version or next_version(os.path.join(export_dir, name))
     targets = {}
@@ -160,8 +214,10 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
     try:
         # Build everything first, so a failure leaves no partial export.
         if "saved_model" in built:
-            build_archive(model, pre, threshold).write_out(
-                built["saved_model"], verbose=False)
+            build_archive(
+                model, pre, scoring["threshold"], score=scoring["score"],
+                params=scoring["params"]).write_out(
+                    built["saved_model"], verbose=False)
         files = []
         if "tflite" in built:
             from kerasae import tflite  # the converter is only needed here
@@ -175,7 +231,10 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
     tflite_dir = targets.get("tflite")
     return {"name": name, "version": version,
             "saved_model": targets.get("saved_model"),
-            "tflite": [os.path.join(tflite_dir, f) for f in files]}
+            "tflite": [os.path.join(tflite_dir, f) for f in files],
+            "score": scoring["score"] if getattr(
+                model, "encoder", None) is not None else None,
+            "threshold": scoring["threshold"]}
 
 
 # --------------------------------------------- what TF Serving would answer

@@ -1,14 +1,15 @@
 """Anomaly scores, threshold calibration and the numpy ranking metrics."""
 
-import importlib
 import itertools
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 from kerasae import anomaly
+from kerasae import endpoints
 from kerasae import models
 from kerasae.config import ModelConfig
 from kerasae.errors import ConfigError
@@ -112,46 +113,64 @@ def test_scores_are_the_documented_quantities():
     p = np.clip(x_hat, 1e-7, 1 - 1e-7)
     nll = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)
     np.testing.assert_allclose(
-        anomaly.scores(model, x, "auto", batch_size=2), nll, rtol=1e-4)
+        anomaly.scores(model, x, "reconstruction_nll", batch_size=2), nll,
+        rtol=1e-4)
     entropy = -np.sum(x * np.log(x) + (1 - x) * np.log(1 - x), axis=1)
     kl = anomaly.scores(model, x, "bernoulli_kl")
     np.testing.assert_allclose(kl, nll - entropy, rtol=1e-4, atol=1e-4)
     assert np.all(kl > 0)  # a KL divergence
 
 
+def test_auto_is_reconstruction_and_code_for_models_with_an_encoder():
+    for name in ("ae", "vae"):
+        assert anomaly.resolve_score(tiny(name)) == "reconstruction_and_code"
+    with pytest.raises(ConfigError, match="call kerasae.anomaly.fit"):
+        anomaly.scores(tiny(), np.zeros((2, 6), "float32"))  # auto: fitted
+
+
 def test_vae_score_is_deterministic_and_refused_elsewhere():
     vae = tiny("vae")
     x = np.random.default_rng(1).uniform(size=(4, 6)).astype("float32")
-    assert anomaly.resolve_score(vae) == "neg_elbo_at_mean"
-    np.testing.assert_array_equal(anomaly.scores(vae, x),
-                                  anomaly.scores(vae, x))
+    assert anomaly.resolve_score(vae, "neg_elbo_at_mean") == \
+        "neg_elbo_at_mean"
+    np.testing.assert_array_equal(anomaly.scores(vae, x, "neg_elbo_at_mean"),
+                                  anomaly.scores(vae, x, "neg_elbo_at_mean"))
     with pytest.raises(ConfigError, match="needs a vae"):
         anomaly.resolve_score(tiny(), "neg_elbo_at_mean")
     with pytest.raises(ConfigError, match="--score='elbo' is not one of"):
         anomaly.resolve_score(vae, "elbo")
 
 
-def exported_scoring():
-    """The module holding the export's `anomaly_score`, or skip."""
-    for name in ("kerasae.endpoints", "kerasae.export"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "anomaly_score"):
-            return module
-    pytest.skip("no exported anomaly_score yet")
-
-
-def test_auto_score_is_what_the_exported_signature_computes():
-    export = exported_scoring()
+def test_unfitted_default_is_what_the_exported_signature_falls_back_to():
     x = np.random.default_rng(2).uniform(size=(4, 6)).astype("float32")
-    for name in ("ae", "vae"):
+    for name, expected in (("ae", "reconstruction_nll"),
+                           ("vae", "neg_elbo_at_mean")):
         model = tiny(name)
-        assert anomaly.resolve_score(model) == export.score_name(model)
+        assert endpoints.score_name(model) == expected
         np.testing.assert_allclose(
-            anomaly.scores(model, x),
-            ops.convert_to_numpy(export.anomaly_score(model, x)), rtol=1e-5)
+            anomaly.scores(model, x, expected),
+            ops.convert_to_numpy(endpoints.anomaly_score(model, x)),
+            rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, score", [
+    (name, score) for name in ("ae", "vae") for score in anomaly.SCORES[1:]
+    if score != "neg_elbo_at_mean" or name == "vae"])
+def test_graph_scores_agree_with_numpy_scores(name, score):
+    """The exported graph (traced, params as constants) = `scores`."""
+    model = tiny(name)
+    rng = np.random.default_rng(5)
+    train = rng.uniform(size=(200, 6)).astype("float32")
+    normal = rng.uniform(size=(100, 6)).astype("float32")
+    params = anomaly.fit(model, score, train, normal)
+    x = np.concatenate([normal[:20], np.clip(normal[:20] + 0.5, 0, 1)])
+    expected = anomaly.scores(model, x, score, params=params)
+    graph = tf.function(lambda t: endpoints.anomaly_score(
+        model, t, score=score, params=params))
+    got = graph(tf.constant(x)).numpy()
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-5,
+                               atol=1e-5 * np.abs(expected).max())
 
 
 def test_threshold_file_format(tmp_path):
