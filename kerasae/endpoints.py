@@ -82,7 +82,11 @@ def anomaly_score(model, x, labels=None, score=None, params=None):
     Returns:
         Shape `(batch,)`, float32, higher is more anomalous.
     """
-    score = score or score_name(model)
+    if score is None:
+        score = score_name(model)
+    if score not in anomaly.SCORES or score == "auto":
+        raise ValueError(f"score must be a concrete name of "
+                         f"kerasae.anomaly.SCORES, not {score!r}")
     return tf.cast(anomaly.score_batch(model, x, score, labels, params),
                    tf.float32)
 
@@ -118,6 +122,8 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn
         takes the named inputs and returns a dict of named outputs.
     """
+    # `score` is also the name of the endpoint function below.
+    score_kind = score or score_name(model)
     scale = np.asarray(preprocessing.scale, np.float32)
     offset = np.asarray(preprocessing.offset, np.float32)
     # Multiply-add rather than subtract-divide: both quantize in TFLite.
@@ -154,7 +160,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         return {"code": model.encode(to_model(x))}
 
     def score(x, label=None):
-        value = anomaly_score(model, to_model(x), label, score, params)
+        value = anomaly_score(model, to_model(x), label, score_kind, params)
         if threshold is None:
             return {"score": value}
         return {"score": value, "is_anomaly": value > threshold}

@@ -20,8 +20,16 @@ import pytest
 import tensorflow as tf
 
 import export as export_script
-from kerasae import endpoints, export, models, training
-from kerasae.config import Config, DataConfig, ModelConfig, TrainConfig
+from kerasae import anomaly
+from kerasae import endpoints
+from kerasae import evaluation
+from kerasae import export
+from kerasae import models
+from kerasae import training
+from kerasae.config import Config
+from kerasae.config import DataConfig
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -275,15 +283,74 @@ def test_threshold_file_adds_is_anomaly(name, export_of, tmp_path, images):
     assert 0 < out["is_anomaly"].numpy().sum() < len(scores)
 
 
-def test_threshold_on_another_score_is_refused(vae, tmp_path, capsys):
-    copy = copy_with_threshold(vae[1], str(tmp_path / "run"), {
-        "score": "squared_error", "threshold": 1.0})
+@pytest.mark.parametrize("name", ["ae", "vae", "aae"])
+def test_evaluate_with_defaults_then_export_serves_that_score(
+        name, export_of, tmp_path, images):
+    """train -> evaluate (default score) -> export: `score` is that score."""
+    if name not in models.MODELS:
+        pytest.skip(f"{name} is not registered")
+    workdir = str(tmp_path / "run")
+    shutil.copytree(export_of(name)[1], workdir)
+    evaluation.evaluate_run(workdir, evaluation.EvalOptions(plots=False))
+    with open(os.path.join(workdir, "threshold.json")) as handle:
+        stored = json.load(handle)
+    assert stored["score"] == "reconstruction_and_code"  # the default
+    written = export.export(workdir, str(tmp_path / "out"),
+                            formats=("saved_model",))
+    assert written["score"] == "reconstruction_and_code"
+    assert written["threshold"] == stored["threshold"]
+    _, model, _ = training.load_run(workdir)
+    raw = np.concatenate([images[1], 255.0 - images[1]])  # some anomalies
+    out = tf.saved_model.load(written["saved_model"]).signatures["score"](
+        x=tf.constant(raw, tf.float32))
+    expected = anomaly.scores(model, raw / 255.0, stored["score"],
+                              params=stored["params"])
+    score = out["score"].numpy()
+    np.testing.assert_allclose(score, expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_array_equal(out["is_anomaly"],
+                                  score > stored["threshold"])
+    assert out["is_anomaly"].numpy().any()
+
+
+@pytest.mark.parametrize("score", ["squared_error", "code_mahalanobis"])
+def test_threshold_on_any_score_is_served(score, ae, tmp_path, images):
+    _, workdir, _, _, model, _ = ae
+    x = images[1] / 255.0
+    params = anomaly.fit(model, score, x, x)
+    expected = anomaly.scores(model, x, score, params=params)
+    threshold = float(np.median(expected))
+    copy = copy_with_threshold(workdir, str(tmp_path / "run"), {
+        "score": score, "threshold": threshold, "method": "quantile",
+        **({"params": params} if params else {})})
+    folder = export.export(copy, str(tmp_path / "out"),
+                           formats=("saved_model",))["saved_model"]
+    out = tf.saved_model.load(folder).signatures["score"](x=images[1])
+    np.testing.assert_allclose(out["score"], expected, rtol=1e-4,
+                               atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_array_equal(out["is_anomaly"],
+                                  out["score"].numpy() > threshold)
+
+
+def test_threshold_the_model_cannot_serve_is_refused(ae, tmp_path, capsys):
+    copy = copy_with_threshold(ae[1], str(tmp_path / "run"), {
+        "score": "neg_elbo_at_mean", "threshold": 1.0})
     code, err = run_script([f"--workdir={copy}",
                             f"--export_dir={tmp_path / 'out'}"], capsys)
     assert code == 2
     assert err == (f"error: {copy}/threshold.json holds a threshold on "
-                   "'squared_error', but the exported score is "
-                   "'neg_elbo_at_mean'; recompute the threshold")
+                   "'neg_elbo_at_mean', which the exported score of a 'ae' "
+                   "model cannot compute; recompute the threshold with "
+                   "python -m kerasae.evaluate")
+    assert not os.path.exists(tmp_path / "out")
+    # A fitted score without its parameters cannot be served either.
+    copy = copy_with_threshold(ae[1], str(tmp_path / "run2"), {
+        "score": "reconstruction_and_code", "threshold": 1.0})
+    code, err = run_script([f"--workdir={copy}",
+                            f"--export_dir={tmp_path / 'out'}"], capsys)
+    assert code == 2
+    assert err.startswith(f"error: {copy}/threshold.json: bad params for "
+                          "'reconstruction_and_code'")
     assert not os.path.exists(tmp_path / "out")
 
 
