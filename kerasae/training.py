@@ -139,7 +139,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
 def compile_model(model, config):
     """Compiles `model` with the optimizers `config.train` asks for.
 
-    Call it inside the strategy's scope. A model with several optimizers (the adversarial autoencoder) defines
+    Call it inside the strategy's scope. A model with several optimizers
+    (the adversarial autoencoder) defines
     `compile_for_training(train_config)` and is compiled by it.
     """
     t = config.train
