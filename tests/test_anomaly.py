@@ -210,3 +210,20 @@ def test_reconstruction_and_code_is_standardized_on_normal_data():
     assert anomaly.scores(model, far, "reconstruction_and_code",
                           params=params).mean() > 1.0
     assert json.loads(json.dumps(params)) == params  # storable as JSON
+
+
+def test_fitted_scores_of_a_model_that_decodes_code_and_label():
+    """The supervised adversarial autoencoder: labels reach the decoder."""
+    model = tiny("aae", supervised=True, num_classes=3,
+                 discriminator_units=(4,))
+    rng = np.random.default_rng(6)
+    x = rng.uniform(size=(60, 6)).astype("float32")
+    y = rng.integers(0, 3, size=60)
+    params = anomaly.fit(model, "auto", x, x, normal_labels=y)
+    combined = anomaly.scores(model, x, "auto", y, params=params)
+    assert combined.mean() == pytest.approx(0.0, abs=1e-9)
+    graph = tf.function(lambda t, labels: endpoints.anomaly_score(
+        model, t, labels, "reconstruction_and_code", params))
+    np.testing.assert_allclose(
+        graph(tf.constant(x), tf.constant(y, tf.int32)).numpy(), combined,
+        rtol=1e-5, atol=1e-5 * np.abs(combined).max())

@@ -211,7 +211,9 @@ def test_cli_merges_metrics_writes_threshold_and_plots(vae_run):
         stored = json.load(handle)
     # Calibrated on the normal (class 0) validation examples only.
     assert 0 < stored["calibration_examples"] < ev["num_examples"]
-    assert stored["score"] == "neg_elbo_at_mean"
+    # The default score (auto), with its fitted parameters for the export.
+    assert stored["score"] == an["score"] == "reconstruction_and_code"
+    assert len(stored["params"]["code_mean"]) == 2
     assert stored["method"] == "mean_std"
     assert stored["threshold"] == pytest.approx(an["threshold"])
     assert set(after["plots"]) >= {"reconstruction.png", "codes.png",
