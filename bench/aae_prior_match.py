@@ -7,7 +7,7 @@ against their prior (MMD and per-dimension Kolmogorov-Smirnov, see
 `kerasae.prior_match`), counts codes per mixture component, and draws the
 pictures of `kerasae.plots_latent`.
 
-    python bench/aae_prior_match.py --data_dir=/work/shared/tfds \
+    TFDS_DATA_DIR=../shared/tfds python bench/aae_prior_match.py \
         --root=/tmp/aae_bench --epochs=10
 
 Prints a Markdown table and writes `ROOT/prior_match.json`.
@@ -33,7 +33,8 @@ from kerasae.config import TrainConfig  # noqa: E402
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default="/work/shared/tfds")
+    parser.add_argument("--data_dir", default=None,
+                        help="TFDS data dir (default: TFDS_DATA_DIR)")
     parser.add_argument("--root", default="/tmp/aae_bench")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps_per_epoch", type=int, default=None)

@@ -6,7 +6,7 @@ For each digit d: train on the training images of d only
 DCAE and one-class Deep SVDD rows (their Table 1, mean over 10 seeds) and
 writes `bench/results/<tag>.json` and `.md`.
 
-    python bench/one_class_mnist.py --data_dir=/work/shared/tfds \\
+    TFDS_DATA_DIR=../shared/tfds python bench/one_class_mnist.py \\
         --workdir=/tmp/one_class --tag=default
 
 Training goes through `kerasae.training.train`, so every run is an ordinary
