@@ -1,0 +1,81 @@
+"""Training throughput of every registered model, dense and conv, on MNIST.
+
+    python bench/throughput.py
+    python bench/throughput.py --models=vae,ae --batch_sizes=128 --rounds=5
+
+For each model in the registry, each architecture (`dense`: the default
+784-400-code; `conv`: stride-2 convolutions with 32 and 64 filters) and
+each batch size, builds and compiles the model as `train.py` does (its
+`TrainConfig` defaults: `steps_per_execution`, `jit_compile`) and feeds it
+the real input pipeline (`kerasae.training.datasets`). A first `fit` of
+`--warmup_steps` (tracing, the first epoch's start-up) is not timed; then
+every candidate is timed for about `--samples` training examples (a fifth
+of that for conv) once per round, all candidates alternating, and the
+median and best samples per second over rounds are reported.
+"""
+
+import benchlib
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("models", [], "Models to time (default: all registered).")
+flags.DEFINE_list("archs", ["dense", "conv"], "Architectures.")
+flags.DEFINE_list("batch_sizes", ["128", "1024"], "Global batch sizes.")
+flags.DEFINE_integer("samples", 25600, "Examples per dense measurement.")
+flags.DEFINE_integer("warmup_steps", 20, "Untimed steps first.")
+flags.DEFINE_integer("rounds", 3, "Measurements of each candidate.")
+flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
+flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
+
+
+def candidate(bundle, name, arch, batch):
+    """A work callable timing `name`/`arch` at `batch`, warmed up."""
+    from kerasae import training
+    samples = FLAGS.samples if arch == "dense" else FLAGS.samples // 5
+    steps = max(4, samples // batch)
+    config = benchlib.resolved_config(
+        bundle, name=name, arch=arch, batch_size=batch,
+        steps_per_epoch=steps)  # repeat the data; epochs of `steps`
+    model = benchlib.build_compiled(config)
+    train_ds, _ = training.datasets(model, bundle, config.train, 1)
+    model.fit(train_ds, steps_per_epoch=FLAGS.warmup_steps, epochs=1,
+              verbose=0)
+
+    def work():
+        model.fit(train_ds, steps_per_epoch=steps, epochs=1, verbose=0)
+        return steps * batch
+
+    return work, config.train
+
+
+def main(argv):
+    del argv
+    benchlib.configure_threads(FLAGS.threads)
+    from kerasae import models
+    info = benchlib.machine()
+    bundle = benchlib.load_mnist(FLAGS.data_dir)
+    names = FLAGS.models or models.MODELS.names()
+    candidates = {}
+    train_config = None
+    for name in names:
+        for arch in FLAGS.archs:
+            for batch in map(int, FLAGS.batch_sizes):
+                work, train_config = candidate(bundle, name, arch, batch)
+                candidates[(name, arch, batch)] = work
+    results = benchlib.measure_rounds(candidates, FLAGS.rounds)
+    info["load_average_after"] = benchlib.machine()["load_average"]
+    benchlib.emit({"bench": "throughput", "machine": info,
+                   "steps_per_execution": train_config.steps_per_execution,
+                   "jit_compile": train_config.jit_compile})
+    print(f"\n{'model':<10} {'arch':<6} {'batch':>5} {'samples/s med':>14} "
+          f"{'best':>8} {'per CPU-s':>10}")
+    for (name, arch, batch), found in results.items():
+        benchlib.emit({"bench": "throughput", "model": name, "arch": arch,
+                       "batch": batch, "samples_per_second": found})
+        print(f"{name:<10} {arch:<6} {batch:>5} {found['median']:>14.0f} "
+              f"{found['best']:>8.0f} {found['cpu_median']:>10.0f}")
+
+
+if __name__ == "__main__":
+    app.run(main)
