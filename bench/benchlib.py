@@ -23,7 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-DEFAULT_DATA_DIR = os.environ.get("TFDS_DATA_DIR", "/work/shared/tfds")
+# None: TFDS's default, which honours TFDS_DATA_DIR.
+DEFAULT_DATA_DIR = os.environ.get("TFDS_DATA_DIR")
 
 
 def configure_threads(threads):

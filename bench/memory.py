@@ -63,8 +63,9 @@ def runs():
     for batch in FLAGS.batch_sizes:
         found[f"train.py batch {batch}"] = [
             python, "train.py", f"--epochs={FLAGS.epochs}",
-            f"--batch_size={batch}", f"--data_dir={FLAGS.data_dir}",
-            f"--workdir={FLAGS.scratch}/vae-{batch}", "--overwrite"]
+            f"--batch_size={batch}",
+            f"--workdir={FLAGS.scratch}/vae-{batch}", "--overwrite"] + (
+                [f"--data_dir={FLAGS.data_dir}"] if FLAGS.data_dir else [])
     if os.path.exists(FLAGS.torch_python) and os.path.exists(FLAGS.mnist):
         found["pytorch reference batch 128"] = [
             FLAGS.torch_python, "bench/pytorch_vae.py",

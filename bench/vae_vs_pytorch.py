@@ -1,6 +1,6 @@
 """kerasae's MNIST VAE against the PyTorch example's, in one run.
 
-    python bench/vae_vs_pytorch.py                 # each framework's defaults
+    TFDS_DATA_DIR=../shared/tfds python bench/vae_vs_pytorch.py  # defaults
     python bench/vae_vs_pytorch.py --threads=2     # both pinned to 2 threads
     python bench/vae_vs_pytorch.py --torch_python=/path/to/venv/bin/python
 
@@ -26,6 +26,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 import benchlib
@@ -54,10 +55,11 @@ class TorchReference:
 
     def __init__(self):
         if not os.path.exists(FLAGS.mnist):
-            subprocess.run(
-                ["python", os.path.join(HERE, "export_mnist.py"),
-                 f"--out={FLAGS.mnist}", f"--data_dir={FLAGS.data_dir}"],
-                check=True)
+            command = [sys.executable, os.path.join(HERE, "export_mnist.py"),
+                       f"--out={FLAGS.mnist}"]
+            if FLAGS.data_dir:
+                command.append(f"--data_dir={FLAGS.data_dir}")
+            subprocess.run(command, check=True)
         self.process = subprocess.Popen(
             [FLAGS.torch_python, os.path.join(HERE, "torch_worker.py"),
              f"--mnist={FLAGS.mnist}", f"--batch_size={FLAGS.batch_size}",
