@@ -24,7 +24,8 @@ from kerasae import data as kae_data
 from kerasae import distribute
 from kerasae import models
 from kerasae import workdir as wd
-from kerasae.errors import ConfigError, WorkdirError
+from kerasae.errors import ConfigError
+from kerasae.errors import WorkdirError
 
 
 def resolve(config, bundle):

@@ -23,3 +23,12 @@ def blob_images(n, seed=0, classes=2):
                  + (grid[None, None, :] - centres[:, 1, None, None]) ** 2)
                / 3.0)
     return x[..., None].astype("float32"), rng.integers(0, classes, size=n)
+
+
+def uint8_blob_images(n, seed=0, classes=2):
+    """`blob_images` as a raw uint8 grey stack (n, 8, 8), and labels.
+
+    What a client sends: no channel axis, pixel values 0-255.
+    """
+    x, y = blob_images(n, seed, classes)
+    return np.round(255 * x[..., 0]).astype(np.uint8), y

@@ -18,6 +18,7 @@ import urllib.request
 import numpy as np
 import pytest
 import tensorflow as tf
+from sample_data import uint8_blob_images
 
 import export as export_script
 from kerasae import anomaly
@@ -35,16 +36,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
 
 
-def blob_images(n, seed=0):
-    """uint8 8x8 images of a bright blob at a random place, and labels."""
-    rng = np.random.default_rng(seed)
-    grid = np.arange(8)
-    centre = rng.uniform(1, 6, size=(n, 2))
-    x = np.exp(-((grid[None, :, None] - centre[:, 0, None, None]) ** 2
-                 + (grid[None, None, :] - centre[:, 1, None, None]) ** 2) / 3)
-    return np.round(255 * x).astype(np.uint8), rng.integers(0, 2, size=n)
-
-
 def train_run(folder, dataset, name, **model):
     config = Config(
         model=ModelConfig(name=name, hidden_units=(16,), latent_dim=3,
@@ -57,7 +48,7 @@ def train_run(folder, dataset, name, **model):
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    x, y = blob_images(256)
+    x, y = uint8_blob_images(256)
     path = tmp_path_factory.mktemp("data") / "blobs.npz"
     np.savez(path, x=x, y=y)
     return str(path), x[:16, ..., None].astype(np.float32)

@@ -12,26 +12,24 @@ import os
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from sample_data import uint8_blob_images
 
 import export as export_script
-from kerasae import endpoints, export, models, tflite, training
-from kerasae.config import Config, DataConfig, ModelConfig, TrainConfig
+from kerasae import endpoints
+from kerasae import export
+from kerasae import models
+from kerasae import tflite
+from kerasae import training
+from kerasae.config import Config
+from kerasae.config import DataConfig
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
 from kerasae.litert_runner import LiteRTModel
-
-
-def blob_images(n, seed=0):
-    """uint8 8x8 images of a bright blob at a random place."""
-    rng = np.random.default_rng(seed)
-    grid = np.arange(8)
-    centre = rng.uniform(1, 6, size=(n, 2))
-    x = np.exp(-((grid[None, :, None] - centre[:, 0, None, None]) ** 2
-                 + (grid[None, None, :] - centre[:, 1, None, None]) ** 2) / 3)
-    return np.round(255 * x).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    x = blob_images(256)
+    x, _ = uint8_blob_images(256)
     path = tmp_path_factory.mktemp("data") / "blobs.npz"
     np.savez(path, x=x)
     return str(path), x[:20, ..., None].astype(np.float32)
