@@ -65,6 +65,30 @@ def batches(x, batch_size, generator=None):
         yield x[order[start:start + batch_size]]
 
 
+def setup(mnist, seed, threads=0):
+    """The example's data, model, optimizer and shuffling generator.
+
+    Args:
+        mnist: path of the `.npz` that `bench/export_mnist.py` writes.
+        seed: `torch.manual_seed` (the example's default is 1).
+        threads: `torch.set_num_threads` (0: torch's default).
+
+    Returns:
+        (train, test, model, optimizer, generator).
+    """
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    data = np.load(mnist)
+    # ToTensor(): uint8 pixels -> float in [0, 1].
+    train = torch.from_numpy(data["x_train"].reshape(-1, 784) / 255.0).float()
+    test = torch.from_numpy(data["x_test"].reshape(-1, 784) / 255.0).float()
+    model = VAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(seed)
+    return train, test, model, optimizer, generator
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", required=True, help=".npz from TFDS")
@@ -74,16 +98,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0,
                         help="torch.set_num_threads (0: torch's default)")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    data = np.load(args.mnist)
-    # ToTensor(): uint8 pixels -> float in [0, 1].
-    train = torch.from_numpy(data["x_train"].reshape(-1, 784) / 255.0).float()
-    test = torch.from_numpy(data["x_test"].reshape(-1, 784) / 255.0).float()
-    model = VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(args.seed)
+    train, test, model, optimizer, generator = setup(
+        args.mnist, args.seed, args.threads)
     epoch_seconds = []
     for epoch in range(1, args.epochs + 1):
         model.train()

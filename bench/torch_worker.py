@@ -20,7 +20,6 @@ import json
 import sys
 import time
 
-import numpy as np
 import pytorch_vae
 import torch
 
@@ -62,15 +61,8 @@ def main():
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--eval_passes", type=int, default=1)
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    data = np.load(args.mnist)
-    train = torch.from_numpy(data["x_train"].reshape(-1, 784) / 255.0).float()
-    test = torch.from_numpy(data["x_test"].reshape(-1, 784) / 255.0).float()
-    model = pytorch_vae.VAE()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(args.seed)
+    train, test, model, optimizer, generator = pytorch_vae.setup(
+        args.mnist, args.seed, args.threads)
     print(json.dumps({"ready": True, "torch": torch.__version__,
                       "threads": torch.get_num_threads()}), flush=True)
     for line in sys.stdin:
