@@ -23,6 +23,7 @@ from kerasae import config as kae_config
 from kerasae import data as kae_data
 from kerasae import distribute
 from kerasae import models
+from kerasae import optimizers
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
@@ -154,7 +155,7 @@ def compile_model(model, config):
         model.compile_for_training(t)
         return
     model.compile(
-        optimizer=keras.optimizers.Adam(t.learning_rate),
+        optimizer=optimizers.Adam(t.learning_rate),
         steps_per_execution=t.steps_per_execution,
         jit_compile=t.jit_compile,
     )

@@ -25,6 +25,7 @@ import tensorflow as tf
 from keras import layers
 from keras import ops
 
+from kerasae import optimizers
 from kerasae import prior_match
 from kerasae import priors
 from kerasae.config import TrainConfig
@@ -94,14 +95,14 @@ def adversarial_adam(learning_rate):
     Less momentum keeps the two players from overshooting each other
     (Radford et al. 2016, DCGAN, Section 4).
     """
-    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+    return optimizers.Adam(learning_rate, beta_1=0.5)
 
 
 def build_optimizers(train_config):
     """Three-optimizer compile arguments from a `TrainConfig`."""
     t = train_config
     return dict(
-        optimizer=keras.optimizers.Adam(t.learning_rate),
+        optimizer=optimizers.Adam(t.learning_rate),
         discriminator_optimizer=adversarial_adam(
             t.discriminator_learning_rate),
         generator_optimizer=adversarial_adam(t.generator_learning_rate),
@@ -277,7 +278,7 @@ class AdversarialAutoencoder(Autoencoder):
         """
         d_rate, g_rate = self.default_rates
         optimizer = keras.optimizers.get(
-            optimizer or keras.optimizers.Adam(TrainConfig.learning_rate))
+            optimizer or optimizers.Adam(TrainConfig.learning_rate))
         super().compile(optimizer=optimizer, **kwargs)
         self.discriminator_optimizer = keras.optimizers.get(
             discriminator_optimizer or adversarial_adam(d_rate))

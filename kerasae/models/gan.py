@@ -23,6 +23,7 @@ from keras import ops
 
 from kerasae import distribute
 from kerasae import layers as kae_layers
+from kerasae import optimizers
 from kerasae import prior_match
 from kerasae import priors
 from kerasae.config import ModelConfig
@@ -187,7 +188,7 @@ class GenerativeAdversarialNetwork(keras.Model):
             discriminator_optimizer: default: a copy of `optimizer`.
             **kwargs: passed to `keras.Model.compile`.
         """
-        optimizer = keras.optimizers.get(optimizer or keras.optimizers.Adam(
+        optimizer = keras.optimizers.get(optimizer or optimizers.Adam(
             TrainConfig.generator_learning_rate, beta_1=0.5))
         super().compile(optimizer=optimizer, **kwargs)
         # Without its own optimizer the discriminator gets a copy of the
@@ -212,9 +213,9 @@ class GenerativeAdversarialNetwork(keras.Model):
         """
         t = train_config
         self.compile(
-            optimizer=keras.optimizers.Adam(
+            optimizer=optimizers.Adam(
                 t.generator_learning_rate, beta_1=0.5),
-            discriminator_optimizer=keras.optimizers.Adam(
+            discriminator_optimizer=optimizers.Adam(
                 t.discriminator_learning_rate, beta_1=0.5),
             steps_per_execution=t.steps_per_execution,
             jit_compile=t.jit_compile)
