@@ -251,7 +251,7 @@ class AdversarialAutoencoder(Autoencoder):
         g_loss = self.generator_phase(x, y)
         terms.extra.update(discriminator_loss=d_loss, generator_loss=g_loss,
                            discriminator_accuracy=d_accuracy)
-        return self.update_metrics(x, terms)
+        return self.update_metrics(x, terms, training=True)
 
     def test_step(self, data):
         x, y = self.unpack(data)

@@ -195,19 +195,25 @@ class Autoencoder(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def update_metrics(self, x, terms):
+    def update_metrics(self, x, terms, training=False):
+        """Updates the trackers; returns the values of those updated."""
         values = {
             "loss": terms.reconstruction + terms.per_example + terms.batch,
             "reconstruction": terms.reconstruction,
-            "mse": ops.mean(ops.reshape(
-                ops.square(x - terms.reconstruction_output),
-                (ops.shape(x)[0], -1)), axis=1),
             **terms.extra,
         }
+        if not training:
+            # Evaluation only: in training it costs a pass over the
+            # reconstruction that the loss does not need.
+            values["mse"] = ops.mean(ops.reshape(
+                ops.square(x - terms.reconstruction_output),
+                (ops.shape(x)[0], -1)), axis=1)
+        results = {}
         for name, tracker in self.trackers.items():
             if name in values:
                 tracker.update_state(values[name])
-        return {m.name: m.result() for m in self.metrics}
+                results[name] = tracker.result()
+        return results
 
     @staticmethod
     def unpack(data):
@@ -223,7 +229,7 @@ class Autoencoder(keras.Model):
         variables = self.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
-        return self.update_metrics(x, terms)
+        return self.update_metrics(x, terms, training=True)
 
     def test_step(self, data):
         x, y = self.unpack(data)
