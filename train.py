@@ -86,6 +86,12 @@ flags.DEFINE_integer("cpu_devices", _T.cpu_devices,
 flags.DEFINE_integer("steps_per_execution", _T.steps_per_execution,
                      "Batches per tf.function call.")
 flags.DEFINE_boolean("jit_compile", _T.jit_compile, "Compile with XLA.")
+flags.DEFINE_enum("matmul_precision", _T.matmul_precision,
+                  kae_config.MATMUL_PRECISIONS,
+                  "Training matmul inputs in bfloat16 (float32 accumulate "
+                  "and everything else float32), float32, or auto: "
+                  "bfloat16 where the CPU has native bfloat16 and there "
+                  "is no GPU.")
 flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
@@ -131,7 +137,8 @@ def config_from_flags():
             steps_per_epoch=f.steps_per_epoch, strategy=f.strategy,
             cpu_devices=f.cpu_devices,
             steps_per_execution=f.steps_per_execution,
-            jit_compile=f.jit_compile),
+            jit_compile=f.jit_compile,
+            matmul_precision=f.matmul_precision),
     )
     if getattr(models.MODELS.get(f.model), "uses_prior", False):
         adversarial.validate_config(config)  # a bad prior fails before data

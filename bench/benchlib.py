@@ -111,15 +111,15 @@ def resolved_config(bundle, name="vae", arch="dense", hidden_units=None,
 
 
 def build_compiled(config):
-    """The model of `config`, compiled as `kerasae.training.train` does."""
+    """The model of `config`, built and compiled as `kerasae.training.train`
+    does (in the matmul precision `config.train` resolves to here)."""
     import keras
 
-    from kerasae import models
+    from kerasae import precision
     from kerasae import training
     keras.utils.set_random_seed(config.train.seed)
-    model = models.build(config.model)
-    training.compile_model(model, config)
-    return model
+    return training.build_for_training(
+        config, precision.resolve(config.train.matmul_precision))
 
 
 def measure_rounds(candidates, rounds):

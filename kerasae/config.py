@@ -22,6 +22,7 @@ OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
 ARCHS = ("dense", "conv")
 NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
+MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 STRATEGIES = (
     "auto",
     "default",
@@ -127,6 +128,10 @@ class TrainConfig:
             per CPU second for the MNIST VAE, see bench/RESULTS.md) while
             the progress bar still moves about 24 times an epoch.
         jit_compile: compile the train step with XLA.
+        matmul_precision: `float32`, `bfloat16` (matmul and convolution
+            inputs rounded to bfloat16 in training; see
+            `kerasae.precision`) or `auto` (bfloat16 on a CPU with native
+            bfloat16 instructions and no GPU, else float32).
     """
 
     epochs: int = 10
@@ -142,6 +147,7 @@ class TrainConfig:
     cpu_devices: int = 0
     steps_per_execution: int = 20
     jit_compile: bool = False
+    matmul_precision: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +215,7 @@ def validate(config):
     _choice("--noise", m.noise, NOISE_KINDS)
     _choice("--sparsity", m.sparsity, SPARSITY_KINDS)
     _choice("--strategy", t.strategy, STRATEGIES)
+    _choice("--matmul_precision", t.matmul_precision, MATMUL_PRECISIONS)
     if any(int(u) <= 0 for u in m.hidden_units):
         raise ConfigError(
             f"--hidden_units={_csv(m.hidden_units)}: sizes must be positive, "

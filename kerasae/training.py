@@ -24,6 +24,7 @@ from kerasae import data as kae_data
 from kerasae import distribute
 from kerasae import models
 from kerasae import optimizers
+from kerasae import precision as kae_precision
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
@@ -110,9 +111,9 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         wd.write_json(workdir, wd.PREPROCESSING,
                       bundle.preprocessing.to_dict())
 
+    precision = kae_precision.resolve(t.matmul_precision)
     with strategy.scope():
-        model = models.build(config.model)
-        compile_model(model, config)
+        model = build_for_training(config, precision)
     train_ds, val_ds = datasets(model, bundle, t, replicas)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -127,15 +128,60 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         verbose=verbose,
     )
     seconds = time.time() - started
+    if precision != "float32":
+        # What is saved, evaluated and exported is float32.
+        with strategy.scope():
+            model = float32_copy(model, config)
     if chief:
         save_model(model, wd.path(workdir, wd.MODEL))
     # Every worker evaluates: the metrics are reduced across workers.
     metrics = evaluate(model, config, bundle, t.batch_size)
     metrics["train_seconds"] = round(seconds, 1)
+    metrics["matmul_precision"] = precision
     if chief:
         wd.write_json(workdir, wd.METRICS, metrics)
         print_summary(workdir, metrics)
     return metrics
+
+
+def build_for_training(config, precision="float32"):
+    """The model of `config`, built in `precision` and compiled to train.
+
+    Call it inside the strategy's scope.
+
+    Args:
+        config: a resolved `Config`.
+        precision: `float32` or `bfloat16` (`kerasae.precision.resolve`).
+    """
+    with kae_precision.matmul_precision(precision):
+        model = models.build(config.model)
+    compile_model(model, config)
+    return model
+
+
+def float32_copy(model, config):
+    """A float32 model of `config` holding `model`'s weights.
+
+    The weights of a bfloat16-precision model are float32 already; only
+    its matmuls round their inputs, so the copy is exact. The optimizers'
+    state comes along, so `model.keras` holds it as it would otherwise.
+    Call it inside the strategy's scope.
+    """
+    copy = models.build(config.model)
+    compile_model(copy, config)
+    copy.set_weights(model.get_weights())
+    for source, target in zip(_optimizers(model), _optimizers(copy)):
+        if source.built and not target.built:
+            target.build(copy.trainable_variables)
+        for to, value in zip(target.variables, source.variables):
+            to.assign(value)
+    return copy
+
+
+def _optimizers(model):
+    """The model's optimizers (the adversarial models have several)."""
+    return [value for value in vars(model).values()
+            if isinstance(value, keras.optimizers.Optimizer)]
 
 
 def compile_model(model, config):

@@ -22,10 +22,10 @@ the discriminator sees the one-hot label too (their Section 2.3, Figure 3).
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 from keras import ops
 
 from kerasae import optimizers
+from kerasae import precision
 from kerasae import prior_match
 from kerasae import priors
 from kerasae.config import TrainConfig
@@ -63,9 +63,9 @@ def build_discriminator(input_units, hidden_units, activation,
                         name="discriminator"):
     """A dense discriminator producing one logit."""
     stack = [keras.Input(shape=(int(input_units),))]
-    stack += [layers.Dense(int(u), activation=activation)
+    stack += [precision.dense(int(u), activation=activation)
               for u in hidden_units]
-    stack.append(layers.Dense(1, name="logit"))
+    stack.append(precision.dense(1, name="logit"))
     return keras.Sequential(stack, name=name)
 
 
