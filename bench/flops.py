@@ -5,14 +5,18 @@
 
 Three figures, measured in alternating rounds (median and best):
 
-1. The machine's rate: a large square float32 matmul (`--matmul_size`)
-   in TensorFlow (oneDNN) and in NumPy (its BLAS).
+1. The machine's rate: a large square matmul (`--matmul_size`) in
+   TensorFlow (oneDNN), float32 and bfloat16, and in NumPy (its BLAS).
 2. The same matmuls as one VAE training step, alone: the forward,
    weight-gradient and input-gradient products of every dense layer at the
-   step's shapes, chained in one `tf.function`. This is what these small,
-   skinny shapes allow, before any framework overhead.
+   step's shapes, chained in one `tf.function`, in the precision the step
+   multiplies in. This is what these small, skinny shapes allow, before
+   any framework overhead.
 3. The VAE training step itself (`fit` on one batch held in memory, so no
-   input pipeline), built and compiled as `train.py` does.
+   input pipeline), built and compiled as `train.py` does (its matmul
+   precision, `auto`, is bfloat16 on a CPU with native bfloat16).
+
+Percentages are of TensorFlow's large matmul in the step's precision.
 
 FLOPs are counted from the layer shapes, 2 per multiply-add, matmuls only:
 forward x @ W, the weight gradient x^T @ dy and the input gradient
@@ -55,46 +59,56 @@ def step_flops(shapes, batch):
 
 
 def matmul_candidates(n):
-    """Large square matmuls: TensorFlow and NumPy."""
+    """Large square matmuls: TensorFlow (float32, bfloat16) and NumPy."""
     import tensorflow as tf
     rng = np.random.default_rng(0)
     a = rng.random((n, n), dtype=np.float32)
     b = rng.random((n, n), dtype=np.float32)
-    ta, tb = tf.constant(a), tf.constant(b)
-    product = tf.function(lambda: tf.reduce_sum(tf.matmul(ta, tb)))
-    product()
     calls = max(1, int(4e10 // (2 * n**3)))  # about 40 GFLOP each
 
-    def tf_matmul():
-        for _ in range(calls):
-            product().numpy()
-        return calls * 2 * n**3
+    def tf_matmul(dtype):
+        ta, tb = tf.cast(a, dtype), tf.cast(b, dtype)
+        product = tf.function(lambda: tf.reduce_sum(tf.matmul(ta, tb)))
+        product()
+
+        def run():
+            for _ in range(calls):
+                product().numpy()
+            return calls * 2 * n**3
+
+        return run
 
     def numpy_matmul():
         for _ in range(calls):
             a @ b
         return calls * 2 * n**3
 
-    return {f"tf matmul {n}": tf_matmul, f"numpy matmul {n}": numpy_matmul}
+    return {f"tf matmul {n} float32": tf_matmul(tf.float32),
+            f"tf matmul {n} bfloat16": tf_matmul(tf.bfloat16),
+            f"numpy matmul {n} float32": numpy_matmul}
 
 
-def step_matmuls(shapes, batch):
+def step_matmuls(shapes, batch, dtype):
     """The step's matmuls alone, chained in one `tf.function`."""
     import tensorflow as tf
     rng = np.random.default_rng(0)
-    tensors = [(tf.constant(rng.random((batch, i), dtype=np.float32)),
-                tf.constant(rng.random((i, o), dtype=np.float32)),
-                tf.constant(rng.random((batch, o), dtype=np.float32)))
+
+    def constant(shape):
+        return tf.cast(rng.random(shape, dtype=np.float32), dtype)
+
+    tensors = [(constant((batch, i)), constant((i, o)), constant((batch, o)))
                for i, o in shapes]
 
     @tf.function
     def run():
         total = 0.0
         for index, (x, w, dy) in enumerate(tensors):
-            total += tf.reduce_sum(tf.matmul(x, w))
-            total += tf.reduce_sum(tf.matmul(x, dy, transpose_a=True))
+            total += tf.reduce_sum(tf.cast(tf.matmul(x, w), tf.float32))
+            total += tf.reduce_sum(tf.cast(
+                tf.matmul(x, dy, transpose_a=True), tf.float32))
             if index:
-                total += tf.reduce_sum(tf.matmul(dy, w, transpose_b=True))
+                total += tf.reduce_sum(tf.cast(
+                    tf.matmul(dy, w, transpose_b=True), tf.float32))
         return total
 
     run()
@@ -105,6 +119,8 @@ def main(argv):
     del argv
     benchlib.configure_threads(FLAGS.threads)
     import tensorflow as tf
+
+    from kerasae import precision
     info = benchlib.machine()
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     candidates = matmul_candidates(FLAGS.matmul_size)
@@ -119,11 +135,12 @@ def main(argv):
         one_batch = tf.data.Dataset.from_tensors(
             bundle.train.x[:batch]).repeat()
         model.fit(one_batch, steps_per_epoch=steps, epochs=1, verbose=0)
-        run = step_matmuls(shapes, batch)
+        step_precision = precision.resolve(config.train.matmul_precision)
+        run = step_matmuls(shapes, batch, tf.dtypes.as_dtype(step_precision))
 
         def step(model=model, data=one_batch, steps=steps, flops=per_step):
-            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-            return steps * flops
+            return benchlib.timed_fit(model, data, steps * flops,
+                                      steps_per_epoch=steps)
 
         def matmuls(run=run, steps=steps, flops=per_step):
             for _ in range(steps):
@@ -133,15 +150,18 @@ def main(argv):
         candidates[f"vae step matmuls only, batch {batch}"] = matmuls
         candidates[f"vae training step, batch {batch}"] = step
         flops[f"vae training step, batch {batch}"] = per_step
+        info["step_precision"] = step_precision
     # measure_rounds counts "samples"; here each callable returns FLOPs.
     started = time.perf_counter()
     results = benchlib.measure_rounds(candidates, FLAGS.rounds)
     info["load_average_after"] = benchlib.machine()["load_average"]
-    peak = results[f"tf matmul {FLAGS.matmul_size}"]["best"]
+    peak = results[f"tf matmul {FLAGS.matmul_size} "
+                   f"{info.get('step_precision', 'float32')}"]["best"]
     benchlib.emit({"bench": "flops", "machine": info, "dense_shapes": shapes,
                    "seconds": round(time.perf_counter() - started, 1)})
     print(f"\n{'what':<38} {'GFLOP/s med':>12} {'best':>8} "
-          f"{'% of TF matmul best':>20}")
+          f"{'% of TF matmul best':>20} (the step's precision: "
+          f"{info.get('step_precision')})")
     for name, found in results.items():
         gflops = {k: found[k] / 1e9 for k in ("median", "best")}
         benchlib.emit({"bench": "flops", "what": name, "gflops": gflops,

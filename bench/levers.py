@@ -4,10 +4,13 @@
     python bench/levers.py --batch_size=1024 --rounds=7
     TF_ENABLE_ONEDNN_OPTS=0 python bench/levers.py  # oneDNN off
     python bench/levers.py --threads=2              # intra 2, inter 1
+    python bench/levers.py --jit=false --steps_per_execution=20 \
+        --precision=float32,bfloat16 --adam=fused,keras
 
-For every combination of `--jit` (XLA) and `--steps_per_execution`, builds
-the VAE exactly as `train.py` does and times two things, alternating with
-all other candidates in each round:
+For every combination of `--jit` (XLA), `--steps_per_execution`,
+`--precision` (`--matmul_precision`) and `--adam` (kerasae's fused Adam or
+Keras's own), builds the VAE as `train.py` does and times two things,
+alternating with all other candidates in each round:
 
 - `epoch`: one full `fit` epoch over the real input pipeline
   (`kerasae.training.datasets`: shuffle, batch, prefetch), what a user's
@@ -34,6 +37,11 @@ flags.DEFINE_integer("batch_size", 128, "Global batch size.")
 flags.DEFINE_list("jit", ["false", "true"], "jit_compile values to try.")
 flags.DEFINE_list("steps_per_execution", ["1", "10", "50"],
                   "steps_per_execution values to try.")
+flags.DEFINE_list("precision", ["auto"],
+                  "matmul_precision values to try (auto, float32, bfloat16).")
+flags.DEFINE_list("adam", ["fused"],
+                  "fused (kerasae.optimizers.Adam) and/or keras "
+                  "(keras.optimizers.Adam).")
 flags.DEFINE_integer("rounds", 5, "Measurements of each candidate.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
@@ -42,6 +50,7 @@ flags.DEFINE_string("arch", "dense", "dense or conv.")
 
 def candidates(bundle):
     """name -> work callable, for every jit x steps_per_execution."""
+    import keras
     import tensorflow as tf
 
     from kerasae import training
@@ -49,24 +58,30 @@ def candidates(bundle):
     batch = FLAGS.batch_size
     steps = -(-len(bundle.train.x) // batch)
     one_batch = tf.data.Dataset.from_tensors(bundle.train.x[:batch]).repeat()
-    for jit, spe in itertools.product(FLAGS.jit, FLAGS.steps_per_execution):
+    for jit, spe, precision, adam in itertools.product(
+            FLAGS.jit, FLAGS.steps_per_execution, FLAGS.precision,
+            FLAGS.adam):
         config = benchlib.resolved_config(
             bundle, arch=FLAGS.arch, batch_size=batch,
-            jit_compile=jit == "true", steps_per_execution=int(spe))
+            jit_compile=jit == "true", steps_per_execution=int(spe),
+            matmul_precision=precision)
         model = benchlib.build_compiled(config)
+        if adam == "keras":
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                steps_per_execution=int(spe), jit_compile=jit == "true")
         train_ds, _ = training.datasets(model, bundle, config.train, 1)
         # The first epoch traces and warms up; it is not timed.
         model.fit(train_ds, epochs=1, verbose=0)
         model.fit(one_batch, steps_per_epoch=steps, epochs=1, verbose=0)
-        name = f"jit={jit} spe={spe}"
+        name = f"jit={jit} spe={spe} {precision} {adam}"
 
         def epoch(model=model, train_ds=train_ds):
-            model.fit(train_ds, epochs=1, verbose=0)
-            return len(bundle.train.x)
+            return benchlib.timed_fit(model, train_ds, len(bundle.train.x))
 
         def step(model=model):
-            model.fit(one_batch, steps_per_epoch=steps, epochs=1, verbose=0)
-            return steps * batch
+            return benchlib.timed_fit(model, one_batch, steps * batch,
+                                      steps_per_epoch=steps)
 
         found[f"{name} epoch"] = epoch
         found[f"{name} step"] = step
@@ -83,7 +98,7 @@ def main(argv):
     benchlib.emit({"bench": "levers", "machine": info,
                    "batch_size": FLAGS.batch_size, "arch": FLAGS.arch,
                    "threads": FLAGS.threads})
-    print(f"\n{'candidate':<22} {'epoch/s med':>12} {'step/s med':>11} "
+    print(f"\n{'candidate':<36} {'epoch/s med':>12} {'step/s med':>11} "
           f"{'epoch best':>11} {'step best':>10} {'epoch/step':>10} "
           f"{'epoch/cpu-s':>12} {'step/cpu-s':>11}")
     names = sorted({n.rsplit(" ", 1)[0] for n in results})
@@ -91,7 +106,7 @@ def main(argv):
         epoch, step = results[f"{name} epoch"], results[f"{name} step"]
         benchlib.emit({"bench": "levers", "candidate": name,
                        "epoch": epoch, "step": step})
-        print(f"{name:<22} {epoch['median']:>12.0f} {step['median']:>11.0f} "
+        print(f"{name:<36} {epoch['median']:>12.0f} {step['median']:>11.0f} "
               f"{epoch['best']:>11.0f} {step['best']:>10.0f} "
               f"{epoch['median'] / step['median']:>10.3f} "
               f"{epoch['cpu_median']:>12.0f} {step['cpu_median']:>11.0f}")

@@ -43,8 +43,8 @@ def candidate(bundle, name, arch, batch):
               verbose=0)
 
     def work():
-        model.fit(train_ds, steps_per_epoch=steps, epochs=1, verbose=0)
-        return steps * batch
+        return benchlib.timed_fit(model, train_ds, steps * batch,
+                                  steps_per_epoch=steps)
 
     return work, config.train
 

@@ -46,6 +46,8 @@ flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 flags.DEFINE_integer("steps_per_execution", None,
                      "Override kerasae's default (None: keep it).")
 flags.DEFINE_bool("jit_compile", None, "Override kerasae's default.")
+flags.DEFINE_enum("matmul_precision", None, ["auto", "float32", "bfloat16"],
+                  "Override kerasae's default (auto).")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -90,37 +92,67 @@ class KerasaeVAE:
 
     def __init__(self, bundle):
         from kerasae import data as kae_data
+        from kerasae import precision
         from kerasae import training
         overrides = {}
         if FLAGS.steps_per_execution is not None:
             overrides["steps_per_execution"] = FLAGS.steps_per_execution
         if FLAGS.jit_compile is not None:
             overrides["jit_compile"] = FLAGS.jit_compile
+        if FLAGS.matmul_precision is not None:
+            overrides["matmul_precision"] = FLAGS.matmul_precision
         self.config = benchlib.resolved_config(
             bundle, batch_size=FLAGS.batch_size, epochs=FLAGS.epochs,
             **overrides)
         self.model = benchlib.build_compiled(self.config)
+        self.precision = precision.resolve(
+            self.config.train.matmul_precision)
+        # Evaluated in float32, as `kerasae.training` evaluates.
+        self.eval_model = self.model if self.precision == "float32" else \
+            training.float32_copy(self.model, self.config)
         self.train_ds, _ = training.datasets(
             self.model, bundle, self.config.train, 1)
         self.test_ds = kae_data.make_dataset(
             bundle.test.x, batch_size=FLAGS.batch_size)
         self.samples = len(bundle.train.x)
-        self.done = 0
 
-    def epoch(self):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        history = self.model.fit(
-            self.train_ds, initial_epoch=self.done, epochs=self.done + 1,
-            shuffle=False, verbose=0)
-        seconds = time.perf_counter() - started
-        cpu_seconds = time.process_time() - cpu_started
-        self.done += 1
-        passes = [self.model.evaluate(self.test_ds, verbose=0,
-                                      return_dict=True)["neg_elbo"]
+    def train(self, before_epoch, after_epoch):
+        """Trains all epochs in one `fit`, as `train.py` does.
+
+        `before_epoch(epoch)` runs before each epoch's clock starts and
+        `after_epoch(epoch, record)` after it stops, so the PyTorch epochs
+        run between kerasae's without entering their times. One `fit` for
+        all epochs matters: a `fit` per epoch would also time the teardown
+        of the input pipeline's iterator at each return, which can stall
+        for a second (tf.data's autotuning thread) and never happens
+        between the epochs of one `fit`.
+        """
+        import keras
+        vae = self
+
+        class Clock(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                before_epoch(epoch)
+                self.started = time.perf_counter(), time.process_time()
+
+            def on_epoch_end(self, epoch, logs=None):
+                seconds = time.perf_counter() - self.started[0]
+                cpu_seconds = time.process_time() - self.started[1]
+                after_epoch(epoch, dict(
+                    vae.evaluate(), seconds=seconds, cpu_seconds=cpu_seconds,
+                    train_loss=logs["loss"]))
+
+        self.model.fit(self.train_ds, epochs=FLAGS.epochs, shuffle=False,
+                       verbose=0, callbacks=[Clock()])
+
+    def evaluate(self):
+        """Test negative ELBO, `--eval_passes` single-sample passes."""
+        if self.eval_model is not self.model:
+            self.eval_model.set_weights(self.model.get_weights())
+        passes = [self.eval_model.evaluate(self.test_ds, verbose=0,
+                                           return_dict=True)["neg_elbo"]
                   for _ in range(FLAGS.eval_passes)]
-        return {"seconds": seconds, "cpu_seconds": cpu_seconds,
-                "train_loss": history.history["loss"][-1],
-                "test_neg_elbo": passes[0], "test_neg_elbo_passes": passes}
+        return {"test_neg_elbo": passes[0], "test_neg_elbo_passes": passes}
 
 
 def rate(samples, epochs, key="seconds"):
@@ -143,22 +175,34 @@ def main(argv):
     kerasae = KerasaeVAE(bundle)
     t = kerasae.config.train
     print(f"kerasae VAE (steps_per_execution={t.steps_per_execution}, "
-          f"jit_compile={t.jit_compile}) vs PyTorch example, "
+          f"jit_compile={t.jit_compile}, matmul_precision="
+          f"{kerasae.precision}) vs PyTorch example, "
           f"batch {FLAGS.batch_size}, threads={FLAGS.threads or 'default'}"
           f", load {info['load_average']}", flush=True)
     runs = {"kerasae": [], "pytorch": []}
-    for epoch in range(FLAGS.epochs):
-        order = [("kerasae", kerasae), ("pytorch", torch_ref)]
-        for name, runner in order[::-1] if epoch % 2 else order:
-            record = runner.epoch()
-            record["test_neg_elbo_mean"] = statistics.mean(
-                record["test_neg_elbo_passes"])
-            runs[name].append(record)
-            print(f"epoch {epoch + 1:2d} {name:8s} "
-                  f"{record['seconds']:6.2f} s "
-                  f"({kerasae.samples / record['seconds']:8.0f} samples/s), "
-                  f"train loss {record['train_loss']:.3f}, test neg ELBO "
-                  f"{record['test_neg_elbo_mean']:.3f}", flush=True)
+
+    def report(name, epoch, record):
+        record["test_neg_elbo_mean"] = statistics.mean(
+            record["test_neg_elbo_passes"])
+        runs[name].append(record)
+        print(f"epoch {epoch + 1:2d} {name:8s} "
+              f"{record['seconds']:6.2f} s "
+              f"({kerasae.samples / record['seconds']:8.0f} samples/s), "
+              f"train loss {record['train_loss']:.3f}, test neg ELBO "
+              f"{record['test_neg_elbo_mean']:.3f}", flush=True)
+
+    # Who goes first alternates: PyTorch before kerasae's odd epochs,
+    # after its even ones.
+    def before_epoch(epoch):
+        if epoch % 2:
+            report("pytorch", epoch, torch_ref.epoch())
+
+    def after_epoch(epoch, record):
+        report("kerasae", epoch, record)
+        if not epoch % 2:
+            report("pytorch", epoch, torch_ref.epoch())
+
+    kerasae.train(before_epoch, after_epoch)
     torch_ref.close()
     info["load_average_after"] = benchlib.machine()["load_average"]
     found = {"bench": "vae_vs_pytorch", "machine": info,
@@ -166,7 +210,8 @@ def main(argv):
              "threads": FLAGS.threads,
              "kerasae_train_config": {
                  "steps_per_execution": t.steps_per_execution,
-                 "jit_compile": t.jit_compile}}
+                 "jit_compile": t.jit_compile,
+                 "matmul_precision": kerasae.precision}}
     for name, epochs in runs.items():
         found[name] = {
             "samples_per_second": rate(kerasae.samples, epochs),
