@@ -197,6 +197,7 @@ def compile_model(model, config):
         # strategy ("You must feed a value for placeholder tensor",
         # keras-team/keras#19246), so replicas take one step per call.
         t = dataclasses.replace(t, steps_per_execution=1)
+    t = dataclasses.replace(t, steps_per_execution=execution_steps(t))
     if hasattr(model, "compile_for_training"):
         model.compile_for_training(t)
         return
@@ -205,6 +206,24 @@ def compile_model(model, config):
         steps_per_execution=t.steps_per_execution,
         jit_compile=t.jit_compile,
     )
+
+
+def execution_steps(train_config):
+    """The steps per execution to compile with: at most
+    `steps_per_execution`, and a divisor of `steps_per_epoch` when set.
+
+    Keras 3.15 runs whole executions over a repeated dataset: with
+    `steps_per_epoch=5` and 20 steps per execution an "epoch" trains 20
+    steps, and with 25 it trains 40. A divisor keeps every epoch exact.
+    (An epoch that ends with its dataset, the default, is exact anyway:
+    its last execution stops at the end of the data.)
+    """
+    t = train_config
+    steps = t.steps_per_execution
+    if t.steps_per_epoch:
+        steps = max(d for d in range(1, min(steps, t.steps_per_epoch) + 1)
+                    if t.steps_per_epoch % d == 0)
+    return steps
 
 
 def datasets(model, bundle, train_config, replicas):

@@ -181,3 +181,20 @@ def test_workdir_that_is_a_file_is_refused(npz_path, tmp_path):
     with pytest.raises(WorkdirError, match="is a file"):
         training.train(tiny_config(npz_path), str(target), verbose=0)
     assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("steps_per_epoch, expected", [
+    (None, 20), (5, 5), (25, 5), (7, 7), (40, 20), (23, 1)])
+def test_execution_steps_divide_the_epoch(steps_per_epoch, expected):
+    t = TrainConfig(steps_per_execution=20, steps_per_epoch=steps_per_epoch)
+    assert training.execution_steps(t) == expected
+
+
+def test_steps_per_epoch_trains_exactly_that_many_steps(npz_path, tmp_path):
+    # 25 is not a multiple of the default 20 steps per execution; Keras
+    # alone would train 40 steps an epoch here.
+    workdir = str(tmp_path / "run")
+    config = tiny_config(npz_path, steps_per_epoch=25)
+    training.train(config, workdir, verbose=0)
+    _, model, _ = training.load_run(workdir)
+    assert int(model.optimizer.iterations) == 2 * 25
