@@ -15,7 +15,8 @@ alternating with all other candidates in each round:
 - `epoch`: one full `fit` epoch over the real input pipeline
   (`kerasae.training.datasets`: shuffle, batch, prefetch), what a user's
   epoch costs;
-- `step`: the same number of steps over one batch held in memory
+- `step`: as many steps (rounded up to whole executions) over one batch
+  held in memory
   (`Dataset.from_tensors(batch).repeat()`), the model step alone.
 
 `epoch / step` near 1 means the input pipeline is not the bottleneck.
@@ -79,9 +80,12 @@ def candidates(bundle):
         def epoch(model=model, train_ds=train_ds):
             return benchlib.timed_fit(model, train_ds, len(bundle.train.x))
 
-        def step(model=model):
-            return benchlib.timed_fit(model, one_batch, steps * batch,
-                                      steps_per_epoch=steps)
+        # Whole executions: Keras runs them whole over a repeated dataset.
+        count = int(spe) * -(-steps // int(spe))
+
+        def step(model=model, count=count):
+            return benchlib.timed_fit(model, one_batch, count * batch,
+                                      steps_per_epoch=count)
 
         found[f"{name} epoch"] = epoch
         found[f"{name} step"] = step

@@ -32,8 +32,12 @@ flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 def candidate(bundle, name, arch, batch):
     """A work callable timing `name`/`arch` at `batch`, warmed up."""
     from kerasae import training
+    from kerasae.config import TrainConfig
     samples = FLAGS.samples if arch == "dense" else FLAGS.samples // 5
-    steps = max(4, samples // batch)
+    # Whole executions of the default steps_per_execution: Keras runs
+    # them whole, and kerasae would otherwise pick a smaller divisor.
+    spe = TrainConfig.steps_per_execution
+    steps = spe * -(-max(1, samples // batch) // spe)
     config = benchlib.resolved_config(
         bundle, name=name, arch=arch, batch_size=batch,
         steps_per_epoch=steps)  # repeat the data; epochs of `steps`
