@@ -2,16 +2,19 @@
 
 On a CPU with native bfloat16 instructions (AVX512_BF16 or AMX, as on
 recent Xeon and EPYC), oneDNN multiplies bfloat16 matrices at about twice
-the float32 rate. `bfloat16` precision uses that for the training step
-only: the inputs of every dense layer's matmul and every convolution are
-rounded to bfloat16, the products are accumulated in float32, and
-everything else (biases, activations, losses, gradients of the variables,
-the optimizer, the weights themselves) stays float32. It is the
-"float32 matmul precision" of other frameworks (PyTorch's
+the float32 rate (415 against 218 GFLOP/s on this project's 2-core
+machine, `bench/flops.py`). `bfloat16` precision uses that for the
+training step only: the inputs of every dense layer's matmul and every
+convolution are rounded to bfloat16 (in the backward pass too), the
+products are accumulated in float32, and everything else (biases,
+activations, losses, the optimizer and its state, the weights) stays
+float32. It
+is the "float32 matmul precision" of other frameworks (PyTorch's
 `torch.set_float32_matmul_precision("medium")`, JAX's
-`default_matmul_precision("bfloat16")`), not Keras's `mixed_bfloat16`
-policy, which also rounds biases, activations and layer outputs and costs
-the MNIST VAE more of its ELBO (`bench/RESULTS.md`).
+`default_matmul_precision("bfloat16")`). Keras's `mixed_bfloat16` policy
+is as fast here but also rounds biases, activations and layer outputs;
+on the MNIST VAE neither moves the test ELBO beyond the seed-to-seed
+spread (`bench/precision_elbo.py`, figures in `bench/RESULTS.md`).
 
 Training builds its model inside `matmul_precision(...)`; the layer
 builders ask `dense`, `conv2d` and `conv2d_transpose` here for their
