@@ -323,8 +323,11 @@ def print_summary(workdir, metrics):
     shown = ", ".join(
         f"{k}={v:.4g}" for k, v in sorted(values.items())
         if isinstance(v, (int, float)) and math.isfinite(v))
+    precision = metrics.get("matmul_precision", "float32")
+    trained = "" if precision == "float32" else \
+        f", trained with {precision} matmuls"
     print(f"\nkerasae: {metrics.get('model')} on {metrics.get('dataset')}, "
-          f"{metrics.get('epochs')} epochs")
+          f"{metrics.get('epochs')} epochs{trained}")
     print(f"  {split} metrics: {shown}")
     print(f"  model:    {wd.path(workdir, wd.MODEL)}")
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")

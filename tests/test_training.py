@@ -198,3 +198,14 @@ def test_steps_per_epoch_trains_exactly_that_many_steps(npz_path, tmp_path):
     training.train(config, workdir, verbose=0)
     _, model, _ = training.load_run(workdir)
     assert int(model.optimizer.iterations) == 2 * 25
+
+
+def test_summary_names_a_bfloat16_training(capsys, tmp_path):
+    metrics = {"model": "vae", "dataset": "mnist", "epochs": 1,
+               "eval_split": "test", "test": {"loss": 1.0},
+               "matmul_precision": "bfloat16"}
+    training.print_summary(str(tmp_path), metrics)
+    assert "trained with bfloat16 matmuls" in capsys.readouterr().out
+    training.print_summary(str(tmp_path), dict(metrics,
+                                               matmul_precision="float32"))
+    assert "matmuls" not in capsys.readouterr().out
