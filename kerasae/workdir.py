@@ -51,9 +51,16 @@ def write_json(workdir, name, value):
 
 
 def config_differences(old, new, prefix=""):
-    """Lists `key: old -> new` for every leaf where two dicts differ."""
+    """Lists `key: old -> new` for every leaf where two dicts differ.
+
+    A key `old` lacks is a field added since the run was written (the
+    new default then describes how it resumes, e.g. `matmul_precision`),
+    not a difference.
+    """
     changes = []
     for key in sorted(set(old) | set(new)):
+        if key not in old:
+            continue
         a, b = old.get(key), new.get(key)
         name = f"{prefix}{key}"
         if isinstance(a, dict) and isinstance(b, dict) and a and b:

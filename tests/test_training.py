@@ -209,3 +209,22 @@ def test_summary_names_a_bfloat16_training(capsys, tmp_path):
     training.print_summary(str(tmp_path), dict(metrics,
                                                matmul_precision="float32"))
     assert "matmuls" not in capsys.readouterr().out
+
+
+def test_a_run_written_before_a_field_existed_is_recognised(npz_path,
+                                                           tmp_path):
+    workdir = str(tmp_path / "run")
+    config = tiny_config(npz_path)
+    first = training.train(config, workdir, verbose=0)
+    path = os.path.join(workdir, "config.json")
+    written = json.load(open(path))
+    del written["train"]["matmul_precision"]  # as the first version wrote
+    json.dump(written, open(path, "w"))
+    # The same run is recognised as finished, not refused as another.
+    again = training.train(config, workdir, verbose=0)
+    assert again == first
+    # A real difference is still refused.
+    other = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, batch_size=16))
+    with pytest.raises(WorkdirError, match="batch_size: 32 -> 16"):
+        training.train(other, workdir, verbose=0)
