@@ -122,8 +122,8 @@ def build_compiled(config):
         config, precision.resolve(config.train.matmul_precision))
 
 
-def timed_fit(model, data, samples, **fit_kwargs):
-    """One epoch of `model.fit`, timed from its start to its end.
+def epoch_clock(before=None, after=None):
+    """A Keras callback timing every epoch, wall clock and process CPU.
 
     The clock runs from `on_epoch_begin` to `on_epoch_end`, which holds
     every step and the input pipeline, but not the teardown of the
@@ -132,22 +132,54 @@ def timed_fit(model, data, samples, **fit_kwargs):
     which a run of many epochs in one `fit` (`train.py`) never pays
     between epochs.
 
+    Args:
+        before: optional `before(epoch)`, run before the clock starts.
+        after: optional `after(epoch, seconds, cpu_seconds, logs)`, run
+            after it stops.
+
     Returns:
-        `(samples, seconds, cpu_seconds)`, what `measure_rounds` takes.
+        The callback; its `epochs` lists `(seconds, cpu_seconds)`.
     """
     import keras
 
-    class Clock(keras.callbacks.Callback):
+    class EpochClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs = []
+
         def on_epoch_begin(self, epoch, logs=None):
+            if before:
+                before(epoch)
             self.started = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seconds = time.perf_counter() - self.started[0]
-            self.cpu_seconds = time.process_time() - self.started[1]
+            seconds = time.perf_counter() - self.started[0]
+            cpu_seconds = time.process_time() - self.started[1]
+            self.epochs.append((seconds, cpu_seconds))
+            if after:
+                after(epoch, seconds, cpu_seconds, logs)
 
-    clock = Clock()
+    return EpochClock()
+
+
+def timed_fit(model, data, samples, **fit_kwargs):
+    """One epoch of `model.fit`, timed by `epoch_clock`.
+
+    Returns:
+        `(samples, seconds, cpu_seconds)`, what `measure_rounds` takes.
+    """
+    clock = epoch_clock()
     model.fit(data, epochs=1, verbose=0, callbacks=[clock], **fit_kwargs)
-    return samples, clock.seconds, clock.cpu_seconds
+    return (samples, *clock.epochs[0])
+
+
+def whole_executions(steps, steps_per_execution):
+    """`steps` rounded up to whole executions of `steps_per_execution`.
+
+    Keras runs whole executions over a repeated dataset, so a benchmark
+    that asks `fit` for other step counts trains more than it counts.
+    """
+    return steps_per_execution * -(-steps // steps_per_execution)
 
 
 def measure_rounds(candidates, rounds):

@@ -131,9 +131,8 @@ def main(argv):
         model = benchlib.build_compiled(config)
         shapes = dense_shapes(model)
         per_step = step_flops(shapes, batch)
-        # Whole executions: Keras runs them whole over a repeated dataset.
-        spe = model.steps_per_execution
-        steps = spe * -(-max(10, FLAGS.steps * 128 // batch) // spe)
+        steps = benchlib.whole_executions(
+            max(10, FLAGS.steps * 128 // batch), model.steps_per_execution)
         one_batch = tf.data.Dataset.from_tensors(
             bundle.train.x[:batch]).repeat()
         model.fit(one_batch, steps_per_epoch=steps, epochs=1, verbose=0)

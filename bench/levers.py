@@ -80,8 +80,7 @@ def candidates(bundle):
         def epoch(model=model, train_ds=train_ds):
             return benchlib.timed_fit(model, train_ds, len(bundle.train.x))
 
-        # Whole executions: Keras runs them whole over a repeated dataset.
-        count = int(spe) * -(-steps // int(spe))
+        count = benchlib.whole_executions(steps, int(spe))
 
         def step(model=model, count=count):
             return benchlib.timed_fit(model, one_batch, count * batch,

@@ -22,7 +22,6 @@ last line is JSON.
 """
 
 import statistics
-import time
 
 import benchlib
 from absl import app
@@ -73,17 +72,10 @@ def run(bundle, precision, seed):
     else:
         model = training.build_for_training(config, precision)
     train_ds, _ = training.datasets(model, bundle, config.train, 1)
-    seconds = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.started)
-
+    clock = benchlib.epoch_clock()
     model.fit(train_ds, epochs=FLAGS.epochs, shuffle=False, verbose=0,
-              callbacks=[Clock()])
+              callbacks=[clock])
+    seconds = [wall for wall, _ in clock.epochs]
     evaluator = training.float32_copy(model, config)
     test_ds = kae_data.make_dataset(bundle.test.x, batch_size=128)
     passes = [evaluator.evaluate(test_ds, verbose=0,

@@ -37,10 +37,10 @@ def candidate(bundle, name, arch, batch, precision):
     from kerasae import training
     from kerasae.config import TrainConfig
     samples = FLAGS.samples if arch == "dense" else FLAGS.samples // 5
-    # Whole executions of the default steps_per_execution: Keras runs
-    # them whole, and kerasae would otherwise pick a smaller divisor.
-    spe = TrainConfig.steps_per_execution
-    steps = spe * -(-max(1, samples // batch) // spe)
+    # Whole executions of the default steps_per_execution (with other
+    # counts kerasae would pick a smaller divisor of the epoch).
+    steps = benchlib.whole_executions(
+        max(1, samples // batch), TrainConfig.steps_per_execution)
     # steps_per_epoch: the data repeats, in epochs of `steps`.
     config = benchlib.resolved_config(
         bundle, name=name, arch=arch, batch_size=batch,

@@ -27,7 +27,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 import benchlib
 from absl import app
@@ -127,23 +126,14 @@ class KerasaeVAE:
         for a second (tf.data's autotuning thread) and never happens
         between the epochs of one `fit`.
         """
-        import keras
-        vae = self
+        def record(epoch, seconds, cpu_seconds, logs):
+            after_epoch(epoch, dict(
+                self.evaluate(), seconds=seconds, cpu_seconds=cpu_seconds,
+                train_loss=logs["loss"]))
 
-        class Clock(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                before_epoch(epoch)
-                self.started = time.perf_counter(), time.process_time()
-
-            def on_epoch_end(self, epoch, logs=None):
-                seconds = time.perf_counter() - self.started[0]
-                cpu_seconds = time.process_time() - self.started[1]
-                after_epoch(epoch, dict(
-                    vae.evaluate(), seconds=seconds, cpu_seconds=cpu_seconds,
-                    train_loss=logs["loss"]))
-
-        self.model.fit(self.train_ds, epochs=FLAGS.epochs, shuffle=False,
-                       verbose=0, callbacks=[Clock()])
+        self.model.fit(
+            self.train_ds, epochs=FLAGS.epochs, shuffle=False, verbose=0,
+            callbacks=[benchlib.epoch_clock(before_epoch, record)])
 
     def evaluate(self):
         """Test negative ELBO, `--eval_passes` single-sample passes."""
