@@ -31,6 +31,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
+from training_callbacks import CountEpochs  # noqa: E402
+from training_callbacks import StopAfter  # noqa: E402
 
 from kerasae import models  # noqa: E402
 from kerasae import training  # noqa: E402
@@ -211,25 +213,6 @@ def tiny_config(dataset, name, **train):
         train=TrainConfig(**train))
 
 
-class StopAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.stop = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.stop:
-            raise KeyboardInterrupt("simulated interruption")
-
-
-class Epochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.seen.append(epoch)
-
-
 def train_checks(data, root):
     from kerasae.errors import ConfigError
     result = {}
@@ -255,9 +238,9 @@ def train_checks(data, root):
         training.train(config, workdir, callbacks=[StopAfter(1)], verbose=0)
     except KeyboardInterrupt:
         pass
-    epochs = Epochs()
+    epochs = CountEpochs()
     metrics = training.train(config, workdir, callbacks=[epochs], verbose=0)
-    result["resume"] = {"epochs": epochs.seen,
+    result["resume"] = {"epochs": epochs.epochs,
                         "loss": metrics[metrics["eval_split"]]["loss"]}
     return result
 

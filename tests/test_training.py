@@ -5,11 +5,12 @@ import dataclasses
 import json
 import os
 
-import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from sample_data import blob_images
+from training_callbacks import CountEpochs
+from training_callbacks import StopAfter
 
 from kerasae import training
 from kerasae.config import Config
@@ -74,27 +75,6 @@ def test_vae_metrics_on_the_test_split_under_mock_tfds(tmp_path,
     assert test["neg_elbo"] == pytest.approx(
         test["reconstruction"] + test["kl"], rel=1e-4)
     assert 0 < test["mse"] < 1 and test["kl"] >= 0
-
-
-class StopAfter(keras.callbacks.Callback):
-    """Simulates an interruption after `epochs` finished epochs."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.stop_after = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.stop_after:
-            raise KeyboardInterrupt("simulated interruption")
-
-
-class CountEpochs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epochs.append(epoch)
 
 
 def test_interrupted_training_resumes_where_it_stopped(npz_path, tmp_path):
