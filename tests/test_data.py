@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
@@ -102,6 +103,33 @@ def test_make_dataset_repeats():
     ds = make_dataset(np.zeros((3, 1), np.float32), batch_size=2,
                       repeat=True)
     assert len(list(ds.take(5).as_numpy_iterator())) == 5
+
+
+def test_make_dataset_repeats_whole_shuffled_epochs():
+    x = np.arange(7, dtype=np.float32)
+    ds = make_dataset(x, batch_size=3, shuffle=True, repeat=True)
+    batches = list(ds.take(6).as_numpy_iterator())
+    assert [len(b) for b in batches] == [3, 3, 1] * 2
+    first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
+    np.testing.assert_array_equal(np.sort(first), x)
+    np.testing.assert_array_equal(np.sort(second), x)
+    assert not np.array_equal(first, second)
+
+
+def test_make_dataset_knows_its_number_of_batches():
+    # Keras's progress bar and its end of epoch need the cardinality.
+    x = np.zeros((5, 2), np.float32)
+    assert int(make_dataset(x, batch_size=2).cardinality()) == 3
+    assert int(make_dataset(x, batch_size=2, shuffle=True,
+                            drop_remainder=True).cardinality()) == 2
+    assert make_dataset(x, batch_size=2, repeat=True).cardinality() == \
+        tf.data.INFINITE_CARDINALITY
+
+
+def test_make_dataset_refuses_to_repeat_no_batch():
+    with pytest.raises(ValueError, match="larger than the 3 examples"):
+        make_dataset(np.zeros((3, 1), np.float32), batch_size=4,
+                     repeat=True, drop_remainder=True)
 
 
 # TFDS under mock_data.
