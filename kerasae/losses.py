@@ -18,8 +18,12 @@ def bernoulli_nll(x, logits):
     """Negative Bernoulli log-likelihood in nats, from logits.
 
     The cross-entropy -[x log p + (1 - x) log(1 - p)] with p = sigmoid(logits),
-    written in the stable form max(l, 0) - l x + log(1 + exp(-|l|)), as in
-    Kingma and Welling (2014), Appendix C.1, for data in [0, 1].
+    for data in [0, 1] (Kingma and Welling 2014, Appendix C.1), written as
+    softplus(l) - l x, which equals the usual stable form
+    max(l, 0) - l x + log(1 + exp(-|l|)) in one fused op. Its gradient,
+    sigmoid(l) - x for the logits and -l for the targets, is given
+    directly: a training step then spends three elementwise passes on it
+    instead of the dozen that differentiating the formula takes.
 
     Args:
         x: targets in [0, 1], shape (batch, ...).
@@ -28,10 +32,19 @@ def bernoulli_nll(x, logits):
     Returns:
         Shape (batch,): nats per example, summed over elements.
     """
-    per_element = (
-        ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
-    )
-    return _flat_sum(per_element)
+    return _bernoulli_nll(x, logits)
+
+
+@ops.custom_gradient
+def _bernoulli_nll(x, logits):
+    def grad(*args, upstream=None):
+        if upstream is None:
+            (upstream,) = args
+        upstream = ops.reshape(upstream, (-1,) + (1,) * (len(x.shape) - 1))
+        return (-logits * upstream,
+                (ops.sigmoid(logits) - x) * upstream)
+
+    return _flat_sum(ops.softplus(logits) - logits * x), grad
 
 
 def squared_error(x, reconstruction):
