@@ -18,6 +18,14 @@ CPU time (median over rounds, the two pipelines alternating):
 
 On a 2-core machine the pipeline's thread shares the cores with the
 training step, so its CPU time is what it takes from training.
+
+`--autotune_epochs=N` measures something else: the MNIST VAE
+(`train.py`'s defaults) trained by `fit`s of N epochs over `make_dataset`
+as it is (tf.data's autotuner off) and with the autotuner switched back
+on, twice each, alternating; it prints every epoch's samples per second
+and how many epochs ran slower than 0.8 times the fastest one. With the
+autotuner on, whole epochs of a long `fit` ran on one core with the
+other idle (one-epoch `fit`s rarely show it).
 """
 
 import benchlib
@@ -30,6 +38,9 @@ flags.DEFINE_integer("epochs", 2, "Epochs per measurement.")
 flags.DEFINE_integer("rounds", 5, "Measurements of each pipeline.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
+flags.DEFINE_integer("autotune_epochs", 0,
+                     "Epochs of VAE training with the autotuner off and on "
+                     "(0: measure the pipelines alone).")
 
 
 def per_example(x, batch_size, seed):
@@ -65,10 +76,42 @@ def candidates(x):
     return {name: runner(ds) for name, ds in pipelines.items()}
 
 
+def autotune_epochs(bundle):
+    """Epoch rates of VAE training with tf.data's autotuner off and on."""
+    import tensorflow as tf
+
+    from kerasae import training
+    config = benchlib.resolved_config(bundle, batch_size=FLAGS.batch_size)
+    model = benchlib.build_compiled(config)
+    off, _ = training.datasets(model, bundle, config.train, 1)
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    on = off.with_options(options)
+    model.fit(off, epochs=1, verbose=0)  # tracing
+    rates = {"autotune off": [], "autotune on": []}
+    for _ in range(2):
+        for name, ds in zip(rates, (off, on)):
+            clock = benchlib.epoch_clock()
+            model.fit(ds, epochs=FLAGS.autotune_epochs, verbose=0,
+                      callbacks=[clock])
+            rates[name] += [round(len(bundle.train.x) / seconds)
+                            for seconds, _ in clock.epochs]
+    fastest = max(max(r) for r in rates.values())
+    for name, found in rates.items():
+        slow = sum(r < 0.8 * fastest for r in found)
+        benchlib.emit({"bench": "input_pipeline", "pipeline": name,
+                       "epoch_samples_per_second": found, "slow_epochs": slow})
+        print(f"{name:<13} median {sorted(found)[len(found) // 2]:>7} "
+              f"samples/s, {slow} of {len(found)} epochs below 0.8x the "
+              f"fastest: {found}")
+
+
 def main(argv):
     del argv
     benchlib.configure_threads(FLAGS.threads)
     info = benchlib.machine()
+    if FLAGS.autotune_epochs:
+        return autotune_epochs(benchlib.load_mnist(FLAGS.data_dir))
     x = benchlib.load_mnist(FLAGS.data_dir).train.x
     results = benchlib.measure_rounds(candidates(x), FLAGS.rounds)
     benchlib.emit({"bench": "input_pipeline", "machine": info,

@@ -12,6 +12,14 @@ on MNIST at batch 128; a gather costs a twentieth of that
 
 import tensorflow as tf
 
+# tf.data's autotuner has nothing to tune here (no parallel stage), but
+# while it runs, whole epochs of a small model (the MNIST VAE at batch
+# 128, 2 cores) ran on one core with the other idle: a third to a half
+# of the epochs, 1.6 times slower. The prefetch buffer still grows as
+# needed without it (`bench/input_pipeline.py --autotune_epochs`).
+OPTIONS = tf.data.Options()
+OPTIONS.autotune.enabled = False
+
 
 def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
                  repeat=False, drop_remainder=False):
@@ -59,7 +67,7 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
         tf.data.INFINITE_CARDINALITY if repeat and batches else batches))
     ds = ds.map(lambda index: tf.nest.map_structure(
         lambda array: tf.gather(array, index), arrays))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(OPTIONS)
 
 
 def index_batches(order, n, batch_size, drop_remainder):
