@@ -92,6 +92,11 @@ flags.DEFINE_enum("matmul_precision", _T.matmul_precision,
                   "and everything else float32), float32, or auto: "
                   "bfloat16 where the CPU has native bfloat16 and there "
                   "is no GPU.")
+flags.DEFINE_enum("thread_pools", _T.thread_pools, kae_config.THREAD_POOLS,
+                  "CPU thread pools: tensorflow (its defaults), inter_op "
+                  "(ops on one thread each, independent ops side by side), "
+                  "or auto: inter_op where every matmul fits one core's "
+                  "L2 cache (small dense models), else tensorflow.")
 flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
@@ -138,7 +143,8 @@ def config_from_flags():
             cpu_devices=f.cpu_devices,
             steps_per_execution=f.steps_per_execution,
             jit_compile=f.jit_compile,
-            matmul_precision=f.matmul_precision),
+            matmul_precision=f.matmul_precision,
+            thread_pools=f.thread_pools),
     )
     if getattr(models.MODELS.get(f.model), "uses_prior", False):
         adversarial.validate_config(config)  # a bad prior fails before data

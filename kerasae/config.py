@@ -23,6 +23,7 @@ ARCHS = ("dense", "conv")
 NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
+THREAD_POOLS = ("auto", "tensorflow", "inter_op")
 STRATEGIES = (
     "auto",
     "default",
@@ -132,6 +133,10 @@ class TrainConfig:
             inputs rounded to bfloat16 in training; see
             `kerasae.precision`) or `auto` (bfloat16 on a CPU with native
             bfloat16 instructions and no GPU, else float32).
+        thread_pools: `tensorflow` (its default pools), `inter_op` (one
+            intra-op thread, an inter-op thread per core) or `auto`
+            (`inter_op` where every matmul fits one core's L2 cache; see
+            `kerasae.threads`).
     """
 
     epochs: int = 10
@@ -148,6 +153,7 @@ class TrainConfig:
     steps_per_execution: int = 20
     jit_compile: bool = False
     matmul_precision: str = "auto"
+    thread_pools: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +222,7 @@ def validate(config):
     _choice("--sparsity", m.sparsity, SPARSITY_KINDS)
     _choice("--strategy", t.strategy, STRATEGIES)
     _choice("--matmul_precision", t.matmul_precision, MATMUL_PRECISIONS)
+    _choice("--thread_pools", t.thread_pools, THREAD_POOLS)
     if any(int(u) <= 0 for u in m.hidden_units):
         raise ConfigError(
             f"--hidden_units={_csv(m.hidden_units)}: sizes must be positive, "

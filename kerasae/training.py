@@ -25,6 +25,7 @@ from kerasae import distribute
 from kerasae import models
 from kerasae import optimizers
 from kerasae import precision as kae_precision
+from kerasae import threads as kae_threads
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
@@ -82,6 +83,9 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     """
     kae_config.validate(config)
     t = config.train
+    precision = kae_precision.resolve(t.matmul_precision)
+    # Before anything starts TensorFlow's runtime (data loading does).
+    pools = kae_threads.configure(config, precision)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
     replicas = strategy.num_replicas_in_sync
     if t.batch_size % replicas:
@@ -111,7 +115,6 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         wd.write_json(workdir, wd.PREPROCESSING,
                       bundle.preprocessing.to_dict())
 
-    precision = kae_precision.resolve(t.matmul_precision)
     with strategy.scope():
         model = build_for_training(config, precision)
     train_ds, val_ds = datasets(model, bundle, t, replicas)
@@ -138,6 +141,7 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     metrics = evaluate(model, config, bundle, t.batch_size)
     metrics["train_seconds"] = round(seconds, 1)
     metrics["matmul_precision"] = precision
+    metrics["thread_pools"] = pools
     if chief:
         wd.write_json(workdir, wd.METRICS, metrics)
         print_summary(workdir, metrics)

@@ -94,6 +94,12 @@ def read_source(config):
         f"{dataset!r}: use .npz, .npy, .csv, or a folder of PNG/JPEG images")
 
 
+def is_tfds_name(dataset):
+    """Whether `--dataset` names a TFDS dataset rather than a file or
+    folder (as `read_source` decides)."""
+    return not os.path.exists(dataset) and not _looks_like_path(dataset)
+
+
 def _looks_like_path(dataset):
     # TFDS names are like "mnist" or "mnist:3.0.1"; a separator or a known
     # file extension means the user meant a file of their own.

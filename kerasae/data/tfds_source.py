@@ -86,8 +86,8 @@ def read_tfds(name, data_dir=None):
     """
     builder = _builder(name, data_dir)
     features = builder.info.features
-    image = features["image"] if "image" in features else None
-    if not isinstance(image, tfds.features.Image):
+    image = _image_feature(builder)
+    if image is None:
         raise DataError(
             f"TFDS dataset {name!r} has no 'image' feature (features: "
             f"{', '.join(features)}): load tabular data from a .csv or "
@@ -124,6 +124,24 @@ def read_tfds(name, data_dir=None):
         scaling=preprocessing.scaling_for_array(train.x),
         num_classes=0 if label is None else label.num_classes,
     )
+
+
+def image_shape(name, data_dir=None):
+    """The image shape of TFDS dataset `name` from its metadata, without
+    reading (or downloading) data or starting TensorFlow's runtime; None
+    if it has no image feature.
+
+    Raises:
+        DataError: unknown name.
+    """
+    image = _image_feature(_builder(name, data_dir))
+    return None if image is None else tuple(image.shape)
+
+
+def _image_feature(builder):
+    features = builder.info.features
+    image = features["image"] if "image" in features else None
+    return image if isinstance(image, tfds.features.Image) else None
 
 
 def _builder(name, data_dir):

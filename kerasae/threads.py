@@ -1,0 +1,157 @@
+"""CPU thread pools for training: TensorFlow's, or one thread per op.
+
+TensorFlow runs a step with two pools of one thread per core each: the
+inter-op pool runs independent ops side by side, the intra-op pool splits
+a single op across cores. On a small dense model the split does not pay.
+oneDNN already runs each matmul on one thread when its matrices fit the
+core's L2 cache (TensorFlow's `ExecuteSingleThreadedGemm`: element bytes
+times m*n + k*(m+n) below the L2 size), which at batch 128 holds for every
+matmul of the MNIST VAE in bfloat16. What the intra-op pool still splits
+are elementwise ops of a few hundred kilobytes, where waking threads costs
+more than it saves, and its threads compete for the same cores as the
+inter-op pool's. With one intra-op thread and an inter-op thread per core
+(`inter_op`), independent ops (the two gradients of every matmul, the
+optimizer updates) still run side by side, each on one core.
+
+`--thread_pools`:
+- `tensorflow`: TensorFlow's defaults;
+- `inter_op`: one intra-op thread, one inter-op thread per core;
+- `auto` (default): `inter_op` where every matmul of a training step
+  fits one core's L2 by that rule (a dense model, no GPU, no distribution
+  strategy, more than one core, and an input size known before the data
+  loads: a TFDS dataset), else `tensorflow`. Large matmuls and
+  convolutions gain from the intra-op pool: there `inter_op` is slower.
+
+The measurements behind this are in `docs/performance.md`. Thread pools
+are fixed when TensorFlow starts, so `configure` runs before anything
+else touches it.
+"""
+
+import math
+import os
+
+from kerasae.config import THREAD_POOLS as CHOICES
+from kerasae.errors import ConfigError
+
+# TensorFlow's margin over the L2 size in `ExecuteSingleThreadedGemm`.
+L2_MARGIN = 1.01
+CACHE_DIR = "/sys/devices/system/cpu/cpu0/cache"
+
+
+def l2_bytes(cache_dir=CACHE_DIR):
+    """One core's L2 cache in bytes, from sysfs (None if unknown)."""
+    try:
+        for index in sorted(os.listdir(cache_dir)):
+            folder = os.path.join(cache_dir, index)
+            with open(os.path.join(folder, "level")) as handle:
+                if handle.read().strip() != "2":
+                    continue
+            with open(os.path.join(folder, "size")) as handle:
+                size = handle.read().strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
+            return int(size.rstrip("KMG")) * scale
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def matmuls_fit_one_core(layer_sizes, batch_size, element_bytes, l2):
+    """Whether every matmul of a training step of a dense stack with
+    `layer_sizes` (input first) runs on one thread in oneDNN: for each
+    layer a -> b, the forward (batch x a by a x b) and the two gradient
+    matmuls (batch x b by b x a, and a x batch by batch x b); a decoder
+    layer b -> a has the same three shapes."""
+    for a, b in zip(layer_sizes, layer_sizes[1:]):
+        for m, k, n in ((batch_size, a, b), (batch_size, b, a),
+                        (a, batch_size, b)):
+            if element_bytes * (m * n + k * (m + n)) >= L2_MARGIN * l2:
+                return False
+    return True
+
+
+def resolve(config, input_size=None, precision="float32", gpu=False,
+            cores=None, l2=None):
+    """The pools `config.train.thread_pools` asks for here:
+    `tensorflow` or `inter_op`.
+
+    Args:
+        config: a `Config`.
+        input_size: values per example (None: not known yet).
+        precision: the resolved matmul precision.
+        gpu: whether a GPU is present.
+        cores: CPU cores (default: this machine's).
+        l2: one core's L2 bytes (default: this machine's).
+    """
+    choice = config.train.thread_pools
+    if choice not in CHOICES:
+        raise ConfigError(f"--thread_pools={choice!r} is not one of: "
+                          f"{', '.join(CHOICES)}")
+    if choice != "auto":
+        return choice
+    cores = os.cpu_count() if cores is None else cores
+    l2 = l2_bytes() if l2 is None else l2
+    t, m = config.train, config.model
+    if (gpu or not input_size or not l2 or (cores or 1) < 2
+            or m.arch != "dense" or t.cpu_devices
+            or t.strategy not in ("auto", "default")):
+        return "tensorflow"
+    # 2 * latent_dim bounds every model's code layer (the VAE's).
+    sizes = [input_size, *m.hidden_units, 2 * m.latent_dim]
+    element_bytes = 2 if precision == "bfloat16" else 4
+    if matmuls_fit_one_core(sizes, t.batch_size, element_bytes, l2):
+        return "inter_op"
+    return "tensorflow"
+
+
+def input_size_before_loading(data_config):
+    """Values per example when known without loading (and so without
+    starting TensorFlow): a TFDS dataset's image shape from its metadata.
+    None for files, and for a TFDS name that does not resolve."""
+    from kerasae.data import loader
+    if not loader.is_tfds_name(data_config.dataset):
+        return None
+    try:
+        from kerasae.data import tfds_source
+        shape = tfds_source.image_shape(data_config.dataset,
+                                        data_config.data_dir)
+    except Exception:  # the real load reports a bad name properly
+        return None
+    return math.prod(shape) if shape and None not in shape else None
+
+
+def configure(config, precision):
+    """Sets TensorFlow's thread pools for `config`; returns the pools now
+    in use (`tensorflow` or `inter_op`).
+
+    Raises:
+        ConfigError: `--thread_pools` set to other pools than TensorFlow
+            started with (in a process that trained before); `auto` then
+            keeps the pools there are.
+    """
+    import tensorflow as tf
+
+    from kerasae import precision as kae_precision
+    pools = resolve(config, input_size_before_loading(config.data),
+                    precision, gpu=kae_precision.has_gpu())
+    intra, inter = (1, os.cpu_count() or 1) if pools == "inter_op" else \
+        (0, 0)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:
+        if config.train.thread_pools != "auto":
+            raise ConfigError(
+                f"--thread_pools={pools}: TensorFlow already started with "
+                "other thread pools in this process; train in a new "
+                "process") from None
+        return current()
+    return pools
+
+
+def current():
+    """The pools TensorFlow is set to use (`inter_op` or `tensorflow`)."""
+    import tensorflow as tf
+    if tf.config.threading.get_intra_op_parallelism_threads() == 1 and \
+            tf.config.threading.get_inter_op_parallelism_threads() > 1:
+        return "inter_op"
+    return "tensorflow"

@@ -1,0 +1,107 @@
+"""Thread pools: when `auto` picks one intra-op thread, and that training
+applies and records the choice."""
+
+import json
+
+import numpy as np
+import pytest
+from test_train_script import run_train
+
+from kerasae import threads
+from kerasae.config import Config
+from kerasae.config import DataConfig
+from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
+from kerasae.errors import ConfigError
+
+MIB = 2**20
+MNIST = 28 * 28
+
+
+def test_the_mnist_vae_matmuls_fit_one_core_only_in_bfloat16_at_128():
+    # The largest matmuls, 128x784 by 784x400 and their gradients:
+    # 465,152 elements of A, B and C, so 0.93 MB in bfloat16.
+    sizes = [MNIST, 400, 40]
+    assert threads.matmuls_fit_one_core(sizes, 128, 2, MIB)
+    assert not threads.matmuls_fit_one_core(sizes, 128, 4, MIB)
+    assert not threads.matmuls_fit_one_core(sizes, 1024, 2, MIB)
+    assert not threads.matmuls_fit_one_core(sizes, 128, 2, MIB // 2)
+
+
+def resolve(model=None, train=None, **kwargs):
+    config = Config(model=model or ModelConfig(),
+                    train=train or TrainConfig())
+    settings = dict(input_size=MNIST, precision="bfloat16", gpu=False,
+                    cores=2, l2=MIB)
+    settings.update(kwargs)
+    return threads.resolve(config, **settings)
+
+
+def test_auto_picks_inter_op_for_the_default_vae_on_mnist():
+    assert resolve() == "inter_op"
+
+
+@pytest.mark.parametrize("change", [
+    dict(model=ModelConfig(arch="conv", hidden_units=(32, 64))),
+    dict(model=ModelConfig(hidden_units=(2000,))),
+    dict(train=TrainConfig(batch_size=1024)),
+    dict(train=TrainConfig(strategy="mirrored")),
+    dict(train=TrainConfig(cpu_devices=2)),
+    dict(precision="float32"),
+    dict(gpu=True),
+    dict(cores=1),
+    dict(input_size=None),
+    dict(input_size=64 * 64 * 3),
+    dict(l2=0),  # unknown
+])
+def test_auto_keeps_tensorflows_pools_otherwise(change):
+    assert resolve(**change) == "tensorflow"
+
+
+def test_explicit_choices_are_kept_and_others_refused():
+    for choice in ("tensorflow", "inter_op"):
+        assert resolve(train=TrainConfig(thread_pools=choice),
+                       gpu=True) == choice
+    with pytest.raises(ConfigError, match="--thread_pools='many'"):
+        resolve(train=TrainConfig(thread_pools="many"))
+
+
+def test_l2_size_is_read_from_sysfs(tmp_path):
+    for index, level, size in (("index0", "1", "48K"), ("index2", "2", "2M"),
+                               ("index3", "3", "32768K")):
+        folder = tmp_path / index
+        folder.mkdir()
+        (folder / "level").write_text(level + "\n")
+        (folder / "size").write_text(size + "\n")
+    assert threads.l2_bytes(str(tmp_path)) == 2 * MIB
+    assert threads.l2_bytes(str(tmp_path / "missing")) is None
+
+
+def test_input_size_is_known_before_loading_only_for_tfds(tmp_path,
+                                                         shared_tfds):
+    assert threads.input_size_before_loading(
+        DataConfig(dataset="mnist", data_dir=shared_tfds)) == MNIST
+    path = tmp_path / "x.npz"
+    np.savez(path, x=np.zeros((4, 3), "float32"))
+    assert threads.input_size_before_loading(
+        DataConfig(dataset=str(path))) is None
+    assert threads.input_size_before_loading(
+        DataConfig(dataset="no_such_dataset_xyz")) is None
+
+
+def test_train_script_applies_and_records_the_pools(tmp_path):
+    path = tmp_path / "readings.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(
+        size=(64, 6)).astype("float32"))
+    for choice, expected in (("auto", "tensorflow"),
+                             ("inter_op", "inter_op")):
+        workdir = tmp_path / choice
+        result = run_train(f"--dataset={path}", "--model=ae",
+                           "--hidden_units=8", "--latent_dim=2",
+                           "--epochs=1", f"--thread_pools={choice}",
+                           f"--workdir={workdir}")
+        assert result.returncode == 0, result.stderr[-2000:]
+        metrics = json.loads((workdir / "metrics.json").read_text())
+        # A file's input size is unknown before loading: auto keeps
+        # TensorFlow's pools.
+        assert metrics["thread_pools"] == expected
