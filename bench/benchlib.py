@@ -27,17 +27,33 @@ if ROOT not in sys.path:
 DEFAULT_DATA_DIR = os.environ.get("TFDS_DATA_DIR")
 
 
-def configure_threads(threads):
-    """Pins TensorFlow to `threads` (0: TensorFlow's defaults).
+def configure_threads(threads, thread_pools="tensorflow", batch_size=128):
+    """Pins TensorFlow to `threads`, or sets its thread pools.
 
-    `threads` goes to the intra-op pool (the one matmuls use) and the
+    `threads` > 0 goes to the intra-op pool (the one matmuls use) and the
     inter-op pool gets one thread, so the process uses about `threads`
-    cores, as `torch.set_num_threads(threads)` does.
+    cores, as `torch.set_num_threads(threads)` does. With `threads` 0 the
+    pools are `thread_pools` as `train.py --thread_pools` sets them
+    (`tensorflow`, `inter_op`, or `auto` resolved for the MNIST VAE at
+    `batch_size`, which is what `train.py` picks for it).
+
+    Returns:
+        The pools in use: `pinned`, `tensorflow` or `inter_op`.
     """
     import tensorflow as tf
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
+        return "pinned"
+    from kerasae import precision
+    from kerasae import threads as kae_threads
+    from kerasae.config import Config
+    from kerasae.config import DataConfig
+    from kerasae.config import TrainConfig
+    config = Config(
+        data=DataConfig(dataset="mnist", data_dir=DEFAULT_DATA_DIR),
+        train=TrainConfig(batch_size=batch_size, thread_pools=thread_pools))
+    return kae_threads.configure(config, precision.resolve("auto"))
 
 
 def cpu_model():

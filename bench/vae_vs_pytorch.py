@@ -18,7 +18,8 @@ Prints one line per epoch and a summary: samples per second of each over
 epochs 2..N (the first epoch, with tracing, excluded), the ratio kerasae /
 PyTorch, and the test negative ELBO of each after the last epoch; the last
 line is JSON. `--threads=0` leaves both at their defaults (PyTorch: one
-thread per core; TensorFlow: its own pools); `--threads=N` gives torch N
+thread per core; kerasae: the thread pools `train.py --thread_pools=auto`
+picks for this VAE, or `--thread_pools`); `--threads=N` gives torch N
 threads and TensorFlow N intra-op threads and one inter-op thread.
 """
 
@@ -36,6 +37,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 10, "Epochs for both.")
 flags.DEFINE_integer("batch_size", 128, "Batch size for both.")
 flags.DEFINE_integer("threads", 0, "Threads for both (0: defaults).")
+flags.DEFINE_enum("thread_pools", "auto", ["auto", "tensorflow", "inter_op"],
+                  "kerasae's --thread_pools when --threads=0.")
 flags.DEFINE_integer("eval_passes", 5, "Test-set passes averaged per epoch.")
 flags.DEFINE_string("torch_python", "/work/torchvenv/bin/python",
                     "Python with torch 2.13 and numpy.")
@@ -156,8 +159,10 @@ def rate(samples, epochs, key="seconds"):
 
 def main(argv):
     del argv
-    benchlib.configure_threads(FLAGS.threads)
+    pools = benchlib.configure_threads(FLAGS.threads, FLAGS.thread_pools,
+                                       FLAGS.batch_size)
     info = benchlib.machine()
+    info["thread_pools"] = pools
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     torch_ref = TorchReference()
     info["torch"] = torch_ref.info["torch"]
@@ -168,6 +173,7 @@ def main(argv):
           f"jit_compile={t.jit_compile}, matmul_precision="
           f"{kerasae.precision}) vs PyTorch example, "
           f"batch {FLAGS.batch_size}, threads={FLAGS.threads or 'default'}"
+          f" (kerasae thread pools: {pools})"
           f", load {info['load_average']}", flush=True)
     runs = {"kerasae": [], "pytorch": []}
 
