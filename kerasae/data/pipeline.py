@@ -5,18 +5,19 @@ whole batches, never on single examples: each epoch is one permutation of
 the example indices, cut into batches of indices by one reshape, and each
 batch is one `gather` from the arrays. Slicing, shuffling and batching
 example by example (`from_tensor_slices(x).shuffle(n).batch(b)`) costs
-about 5 microseconds of CPU per example, a sixth of a VAE training step
-on MNIST at batch 128; a gather costs a twentieth of that
+2.7 microseconds of CPU per MNIST example measured alone, about 5 inside
+a training run on two cores, where its thread competes with the step;
+this pipeline costs 1.4, most of it copying the examples into the batch
 (`bench/input_pipeline.py`).
 """
 
 import tensorflow as tf
 
 # tf.data's autotuner has nothing to tune here (no parallel stage), but
-# while it runs, whole epochs of a small model (the MNIST VAE at batch
-# 128, 2 cores) ran on one core with the other idle: a third to a half
-# of the epochs, 1.6 times slower. The prefetch buffer still grows as
-# needed without it (`bench/input_pipeline.py --autotune_epochs`).
+# with it on, whole epochs of a long `fit` of a small model (the MNIST
+# VAE at batch 128, 2 cores) ran on one core with the other idle, at 0.6
+# times the speed: 3 to 5 epochs in 10 (`bench/input_pipeline.py
+# --autotune_epochs=8`).
 OPTIONS = tf.data.Options()
 OPTIONS.autotune.enabled = False
 
