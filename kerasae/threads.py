@@ -18,13 +18,14 @@ optimizer updates) still run side by side, each on one core.
 - `inter_op`: one intra-op thread, one inter-op thread per core;
 - `auto` (default): `inter_op` where every matmul of a training step
   fits one core's L2 by that rule (a dense model, no GPU, no distribution
-  strategy, more than one core, and an input size known before the data
-  loads: a TFDS dataset), else `tensorflow`. Large matmuls and
+  strategy, more than one core), else `tensorflow`. Large matmuls and
   convolutions gain from the intra-op pool: there `inter_op` is slower.
 
 The measurements behind this are in `docs/performance.md`. Thread pools
-are fixed when TensorFlow starts, so `configure` runs before anything
-else touches it.
+are fixed when TensorFlow's runtime starts, so `configure` runs before
+anything starts it: training loads a file (which needs no TensorFlow)
+first and passes its input size; a TFDS dataset's input size comes from
+its metadata, since loading it starts the runtime.
 """
 
 import math
@@ -104,9 +105,10 @@ def resolve(config, input_size=None, precision="float32", gpu=False,
 
 
 def input_size_before_loading(data_config):
-    """Values per example when known without loading (and so without
-    starting TensorFlow): a TFDS dataset's image shape from its metadata.
-    None for files, and for a TFDS name that does not resolve."""
+    """Values per example of a TFDS dataset from its metadata, without
+    loading it (which would start TensorFlow's runtime). None for files
+    and folders (training loads those first) and for a TFDS name that does
+    not resolve (its load reports that)."""
     from kerasae.data import loader
     if not loader.is_tfds_name(data_config.dataset):
         return None
@@ -119,9 +121,15 @@ def input_size_before_loading(data_config):
     return math.prod(shape) if shape and None not in shape else None
 
 
-def configure(config, precision):
+def configure(config, precision, input_size=None):
     """Sets TensorFlow's thread pools for `config`; returns the pools now
     in use (`tensorflow` or `inter_op`).
+
+    Args:
+        config: a `Config`.
+        precision: the resolved matmul precision.
+        input_size: values per example; None: a TFDS dataset's from its
+            metadata (`input_size_before_loading`).
 
     Raises:
         ConfigError: `--thread_pools` set to other pools than TensorFlow
@@ -131,8 +139,10 @@ def configure(config, precision):
     import tensorflow as tf
 
     from kerasae import precision as kae_precision
-    pools = resolve(config, input_size_before_loading(config.data),
-                    precision, gpu=kae_precision.has_gpu())
+    if input_size is None:
+        input_size = input_size_before_loading(config.data)
+    pools = resolve(config, input_size, precision,
+                    gpu=kae_precision.has_gpu())
     intra, inter = (1, os.cpu_count() or 1) if pools == "inter_op" else \
         (0, 0)
     try:

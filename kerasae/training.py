@@ -83,9 +83,18 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     """
     kae_config.validate(config)
     t = config.train
+    models.MODELS.get(config.model.name)  # unknown names fail before loading
+    keras.utils.set_random_seed(t.seed)
     precision = kae_precision.resolve(t.matmul_precision)
-    # Before anything starts TensorFlow's runtime (data loading does).
-    pools = kae_threads.configure(config, precision)
+    # The thread pools are fixed when TensorFlow's runtime starts. Files
+    # load without starting it, so their input size is known first; a
+    # TFDS dataset's comes from its metadata (loading it starts it).
+    bundle = None
+    if not kae_data.is_tfds_name(config.data.dataset):
+        bundle = kae_data.load(config.data, seed=t.seed)
+    pools = kae_threads.configure(
+        config, precision,
+        input_size=bundle and int(np.prod(bundle.input_shape)))
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
     replicas = strategy.num_replicas_in_sync
     if t.batch_size % replicas:
@@ -95,9 +104,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         )
     # Other workers of a multi-worker run compute but never write.
     chief = distribute.is_chief(strategy)
-    models.MODELS.get(config.model.name)  # unknown names fail before loading
-    keras.utils.set_random_seed(t.seed)
-    bundle = kae_data.load(config.data, seed=t.seed)
+    if bundle is None:
+        bundle = kae_data.load(config.data, seed=t.seed)
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),

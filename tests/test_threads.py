@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from test_train_script import run_train
 
+from kerasae import precision
 from kerasae import threads
 from kerasae.config import Config
 from kerasae.config import DataConfig
@@ -90,18 +91,28 @@ def test_input_size_is_known_before_loading_only_for_tfds(tmp_path,
 
 
 def test_train_script_applies_and_records_the_pools(tmp_path):
-    path = tmp_path / "readings.npz"
-    np.savez(path, x=np.random.default_rng(0).normal(
-        size=(64, 6)).astype("float32"))
-    for choice, expected in (("auto", "tensorflow"),
-                             ("inter_op", "inter_op")):
-        workdir = tmp_path / choice
+    # A file loads before TensorFlow starts, so auto sees its input size:
+    # 6 features fit one core's L2, 20,000 into 512 units do not.
+    rng = np.random.default_rng(0)
+    small, large = tmp_path / "small.npz", tmp_path / "large.npz"
+    np.savez(small, x=rng.normal(size=(64, 6)).astype("float32"))
+    np.savez(large, x=rng.normal(size=(16, 20000)).astype("float32"))
+    small_model = ModelConfig(name="ae", hidden_units=(8,), latent_dim=2)
+    fits = threads.resolve(
+        Config(model=small_model), input_size=6,
+        precision=precision.resolve("auto"), gpu=precision.has_gpu())
+    runs = [
+        (small, "auto", "8", fits),
+        (small, "inter_op", "8", "inter_op"),
+        (small, "tensorflow", "8", "tensorflow"),
+        (large, "auto", "512", "tensorflow"),
+    ]
+    for i, (path, choice, units, expected) in enumerate(runs):
+        workdir = tmp_path / f"run{i}"
         result = run_train(f"--dataset={path}", "--model=ae",
-                           "--hidden_units=8", "--latent_dim=2",
+                           f"--hidden_units={units}", "--latent_dim=2",
                            "--epochs=1", f"--thread_pools={choice}",
                            f"--workdir={workdir}")
         assert result.returncode == 0, result.stderr[-2000:]
         metrics = json.loads((workdir / "metrics.json").read_text())
-        # A file's input size is unknown before loading: auto keeps
-        # TensorFlow's pools.
-        assert metrics["thread_pools"] == expected
+        assert metrics["thread_pools"] == expected, (path.name, choice)
