@@ -7,7 +7,7 @@ best over rounds: load that comes and goes hits every candidate alike.
 `machine()` records what the numbers were measured on, load included.
 
 Thread settings must be applied before TensorFlow starts its runtime, so
-`configure_threads` is called first thing in each script.
+`start` is called first thing in each script.
 """
 
 import json
@@ -27,8 +27,21 @@ if ROOT not in sys.path:
 DEFAULT_DATA_DIR = os.environ.get("TFDS_DATA_DIR")
 
 
-def configure_threads(threads, thread_pools="tensorflow", batch_size=128):
-    """Pins TensorFlow to `threads`, or sets its thread pools.
+def define_thread_pools_flag(default="tensorflow"):
+    """Defines `--thread_pools`, `train.py`'s flag, for a benchmark."""
+    from absl import flags
+
+    from kerasae.config import THREAD_POOLS
+    flags.DEFINE_enum(
+        "thread_pools", default, THREAD_POOLS,
+        "train.py's --thread_pools, when --threads=0 (auto: as resolved "
+        "for the MNIST VAE at the benchmark's batch size).")
+
+
+def start(threads, thread_pools="tensorflow", batch_size=128):
+    """Pins TensorFlow to `threads`, or sets its thread pools; returns
+    `machine()` with the pools in use under `thread_pools` (`pinned`,
+    `tensorflow` or `inter_op`).
 
     `threads` > 0 goes to the intra-op pool (the one matmuls use) and the
     inter-op pool gets one thread, so the process uses about `threads`
@@ -36,24 +49,24 @@ def configure_threads(threads, thread_pools="tensorflow", batch_size=128):
     pools are `thread_pools` as `train.py --thread_pools` sets them
     (`tensorflow`, `inter_op`, or `auto` resolved for the MNIST VAE at
     `batch_size`, which is what `train.py` picks for it).
-
-    Returns:
-        The pools in use: `pinned`, `tensorflow` or `inter_op`.
     """
     import tensorflow as tf
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-        return "pinned"
-    from kerasae import precision
-    from kerasae import threads as kae_threads
-    from kerasae.config import Config
-    from kerasae.config import DataConfig
-    from kerasae.config import TrainConfig
-    config = Config(
-        data=DataConfig(dataset="mnist", data_dir=DEFAULT_DATA_DIR),
-        train=TrainConfig(batch_size=batch_size, thread_pools=thread_pools))
-    return kae_threads.configure(config, precision.resolve("auto"))
+        pools = "pinned"
+    else:
+        from kerasae import precision
+        from kerasae import threads as kae_threads
+        from kerasae.config import Config
+        from kerasae.config import DataConfig
+        from kerasae.config import TrainConfig
+        config = Config(
+            data=DataConfig(dataset="mnist", data_dir=DEFAULT_DATA_DIR),
+            train=TrainConfig(batch_size=batch_size,
+                              thread_pools=thread_pools))
+        pools = kae_threads.configure(config, precision.resolve("auto"))
+    return dict(machine(), thread_pools=pools)
 
 
 def cpu_model():

@@ -117,11 +117,10 @@ def step_matmuls(shapes, batch, dtype):
 
 def main(argv):
     del argv
-    benchlib.configure_threads(FLAGS.threads)
+    info = benchlib.start(FLAGS.threads)
     import tensorflow as tf
 
     from kerasae import precision
-    info = benchlib.machine()
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     candidates = matmul_candidates(FLAGS.matmul_size)
     flops = {name: 2 * FLAGS.matmul_size**3 for name in candidates}

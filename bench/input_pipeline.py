@@ -108,8 +108,7 @@ def autotune_epochs(bundle):
 
 def main(argv):
     del argv
-    benchlib.configure_threads(FLAGS.threads)
-    info = benchlib.machine()
+    info = benchlib.start(FLAGS.threads)
     if FLAGS.autotune_epochs:
         return autotune_epochs(benchlib.load_mnist(FLAGS.data_dir))
     x = benchlib.load_mnist(FLAGS.data_dir).train.x

@@ -107,12 +107,11 @@ def per_call(fn, calls):
 
 def main(argv):
     del argv
-    benchlib.configure_threads(FLAGS.threads)
+    info = benchlib.start(FLAGS.threads)
     import tensorflow as tf
 
     from kerasae import export as kae_export
     from kerasae import training
-    info = benchlib.machine()
     workdir = trained_workdir()
     written = kae_export.export(workdir, FLAGS.export_dir,
                                 quantize=("dynamic", "int8"), version=1,

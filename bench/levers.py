@@ -45,10 +45,7 @@ flags.DEFINE_list("adam", ["fused"],
                   "(keras.optimizers.Adam).")
 flags.DEFINE_integer("rounds", 5, "Measurements of each candidate.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
-flags.DEFINE_enum("thread_pools", "tensorflow",
-                  ["auto", "tensorflow", "inter_op"],
-                  "train.py's --thread_pools, when --threads=0 (auto: as "
-                  "resolved for the MNIST VAE at batch 128).")
+benchlib.define_thread_pools_flag()
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 flags.DEFINE_string("arch", "dense", "dense or conv.")
 
@@ -97,9 +94,8 @@ def candidates(bundle):
 
 def main(argv):
     del argv
-    pools = benchlib.configure_threads(FLAGS.threads, FLAGS.thread_pools)
-    info = benchlib.machine()
-    info["thread_pools"] = pools
+    info = benchlib.start(FLAGS.threads, FLAGS.thread_pools,
+                          FLAGS.batch_size)
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     results = benchlib.measure_rounds(candidates(bundle), FLAGS.rounds)
     info["load_average_after"] = benchlib.machine()["load_average"]

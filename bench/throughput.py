@@ -28,10 +28,7 @@ flags.DEFINE_integer("samples", 25600, "Examples per dense measurement.")
 flags.DEFINE_integer("warmup_steps", 20, "Untimed steps first.")
 flags.DEFINE_integer("rounds", 3, "Measurements of each candidate.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
-flags.DEFINE_enum("thread_pools", "tensorflow",
-                  ["auto", "tensorflow", "inter_op"],
-                  "train.py's --thread_pools, when --threads=0 (auto: as "
-                  "resolved for the MNIST VAE at batch 128).")
+benchlib.define_thread_pools_flag()
 flags.DEFINE_list("precisions", ["auto"], "matmul_precision values.")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 
@@ -63,10 +60,8 @@ def candidate(bundle, name, arch, batch, precision):
 
 def main(argv):
     del argv
-    pools = benchlib.configure_threads(FLAGS.threads, FLAGS.thread_pools)
+    info = benchlib.start(FLAGS.threads, FLAGS.thread_pools)
     from kerasae import models
-    info = benchlib.machine()
-    info["thread_pools"] = pools
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     names = FLAGS.models or models.MODELS.names()
     candidates = {}

@@ -37,8 +37,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("epochs", 10, "Epochs for both.")
 flags.DEFINE_integer("batch_size", 128, "Batch size for both.")
 flags.DEFINE_integer("threads", 0, "Threads for both (0: defaults).")
-flags.DEFINE_enum("thread_pools", "auto", ["auto", "tensorflow", "inter_op"],
-                  "kerasae's --thread_pools when --threads=0.")
+benchlib.define_thread_pools_flag("auto")
 flags.DEFINE_integer("eval_passes", 5, "Test-set passes averaged per epoch.")
 flags.DEFINE_string("torch_python", "/work/torchvenv/bin/python",
                     "Python with torch 2.13 and numpy.")
@@ -159,10 +158,8 @@ def rate(samples, epochs, key="seconds"):
 
 def main(argv):
     del argv
-    pools = benchlib.configure_threads(FLAGS.threads, FLAGS.thread_pools,
-                                       FLAGS.batch_size)
-    info = benchlib.machine()
-    info["thread_pools"] = pools
+    info = benchlib.start(FLAGS.threads, FLAGS.thread_pools,
+                         FLAGS.batch_size)
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     torch_ref = TorchReference()
     info["torch"] = torch_ref.info["torch"]
@@ -173,7 +170,7 @@ def main(argv):
           f"jit_compile={t.jit_compile}, matmul_precision="
           f"{kerasae.precision}) vs PyTorch example, "
           f"batch {FLAGS.batch_size}, threads={FLAGS.threads or 'default'}"
-          f" (kerasae thread pools: {pools})"
+          f" (kerasae thread pools: {info['thread_pools']})"
           f", load {info['load_average']}", flush=True)
     runs = {"kerasae": [], "pytorch": []}
 
