@@ -92,9 +92,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     bundle = None
     if not kae_data.is_tfds_name(config.data.dataset):
         bundle = kae_data.load(config.data, seed=t.seed)
-    pools = kae_threads.configure(
-        config, precision,
-        input_size=bundle and int(np.prod(bundle.input_shape)))
+    input_size = None if bundle is None else math.prod(bundle.input_shape)
+    pools = kae_threads.configure(config, precision, input_size)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
     replicas = strategy.num_replicas_in_sync
     if t.batch_size % replicas:
