@@ -24,6 +24,27 @@ NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 THREAD_POOLS = ("auto", "tensorflow", "inter_op")
+
+
+def option(default, help, choices=None, flag=None):
+    """A config field with the help text and choices of its flag.
+
+    `kerasae.cli` generates the absl flags from these, so a new option is
+    written once, beside its default.
+
+    Args:
+        default: the field's default (a dict or list becomes a factory).
+        help: the flag's help text.
+        choices: the allowed values, when the field is an enum.
+        flag: the flag's name when it differs from the field's.
+    """
+    metadata = {"help": help, "choices": choices, "flag": flag}
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(
+            default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 STRATEGIES = (
     "auto",
     "default",
