@@ -101,6 +101,27 @@ flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
                      "Replace a previous run in --workdir.")
+# issue 16 flags
+flags.DEFINE_enum("binarize", _D.binarize, ("none", "static", "dynamic"),
+                  "Binarize [0, 1] data: static (one seeded Bernoulli "
+                  "sample) or dynamic (resampled every use); validation "
+                  "and test are binarized once with a fixed seed.")
+flags.DEFINE_integer("iwae_samples", _M.iwae_samples, "vae: importance "
+                     "samples of the training objective (IWAE); 1: ELBO.")
+flags.DEFINE_enum("output_bias", _M.output_bias, ("zeros", "data_mean"),
+                  "Initial decoder output bias; data_mean: logit of the "
+                  "training mean.")
+flags.DEFINE_float("kl_warmup_epochs", _M.kl_warmup_epochs, "vae: raise "
+                   "the KL weight linearly from 0 over this many epochs.")
+flags.DEFINE_float("free_bits", _M.free_bits, "vae: free nats per latent "
+                   "unit (Kingma et al. 2016); 0: off.")
+flags.DEFINE_enum("lr_schedule", _T.lr_schedule, ("constant", "iwae"),
+                  "constant, or iwae: Burda et al.'s 8 stages, stage i a "
+                  "3^i/3280 share of --epochs at learning_rate*10^(-i/7).")
+flags.DEFINE_float("adam_beta1", _T.adam_beta1, "Adam's beta_1.")
+flags.DEFINE_float("adam_beta2", _T.adam_beta2, "Adam's beta_2.")
+flags.DEFINE_float("adam_epsilon", _T.adam_epsilon, "Adam's epsilon "
+                   "(Burda et al. 2016: 1e-4).")
 
 
 def _ints(values, flag):
@@ -128,12 +149,15 @@ def config_from_flags():
             prior=f.prior, prior_params=priors.parse_params(f.prior_params),
             supervised=f.aae_supervised,
             discriminator_units=_ints(f.discriminator_units,
-                                      "discriminator_units")),
+                                      "discriminator_units"),
+            iwae_samples=f.iwae_samples, output_bias=f.output_bias,
+            kl_warmup_epochs=f.kl_warmup_epochs, free_bits=f.free_bits),
         data=_D(
             dataset=f.dataset, data_dir=f.data_dir,
             label_column=f.label_column,
             validation_fraction=f.validation_fraction,
-            train_classes=_ints(f.train_classes, "train_classes")),
+            train_classes=_ints(f.train_classes, "train_classes"),
+            binarize=f.binarize),
         train=_T(
             epochs=f.epochs, batch_size=f.batch_size,
             learning_rate=f.learning_rate, seed=f.seed,
@@ -144,7 +168,9 @@ def config_from_flags():
             steps_per_execution=f.steps_per_execution,
             jit_compile=f.jit_compile,
             matmul_precision=f.matmul_precision,
-            thread_pools=f.thread_pools),
+            thread_pools=f.thread_pools, lr_schedule=f.lr_schedule,
+            adam_beta1=f.adam_beta1, adam_beta2=f.adam_beta2,
+            adam_epsilon=f.adam_epsilon),
     )
     if getattr(models.MODELS.get(f.model), "uses_prior", False):
         adversarial.validate_config(config)  # a bad prior fails before data

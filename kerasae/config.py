@@ -107,6 +107,21 @@ class ModelConfig:
     input_shape: tuple = ()
     data_range: tuple = (0.0, 1.0)
     num_classes: int = 0
+    # issue 16: likelihoods that match the papers.
+    iwae_samples: int = option(
+        1, "vae: importance samples of the training objective (Burda et "
+        "al. 2016, Eq. 8); 1 is the ELBO.")
+    output_bias: str = option(
+        "zeros", "Initial decoder output bias: zeros, or data_mean (the "
+        "logit of the training mean, as Burda et al. 2016 do).",
+        choices=("zeros", "data_mean"))
+    kl_warmup_epochs: float = option(
+        0.0, "vae: raise the KL weight linearly from 0 to --beta over this "
+        "many epochs (Sonderby et al. 2016; Bowman et al. 2016).")
+    free_bits: float = option(
+        0.0, "vae: nats per latent unit the KL may use for free: "
+        "sum_j max(free_bits, batch mean of KL_j) (Kingma et al. 2016, "
+        "'free bits'); 0: off.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +144,11 @@ class DataConfig:
     label_column: typing.Optional[str] = None
     validation_fraction: float = 0.1
     train_classes: tuple = ()
+    binarize: str = option(
+        "none", "Binarize [0, 1] data: static (one seeded Bernoulli "
+        "sample) or dynamic (resampled every use); validation and test "
+        "are binarized once with a fixed seed.",
+        choices=("none", "static", "dynamic"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +195,15 @@ class TrainConfig:
     jit_compile: bool = False
     matmul_precision: str = "auto"
     thread_pools: str = "auto"
+    lr_schedule: str = option(
+        "constant", "constant, or iwae: Burda et al.'s stages, stage i "
+        "spending a 3^i/3280 share of --epochs at learning_rate * "
+        "10^(-i/7) (3,280 epochs: their schedule exactly).",
+        choices=("constant", "iwae"))
+    adam_beta1: float = option(0.9, "Adam's beta_1.")
+    adam_beta2: float = option(0.999, "Adam's beta_2.")
+    adam_epsilon: float = option(
+        1e-7, "Adam's epsilon (Burda et al. 2016 use 1e-4).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,11 +308,34 @@ def validate(config):
         raise ConfigError(
             f"--validation_fraction={d.validation_fraction}: must be in [0, 1)"
         )
+    _validate_issue16(m, d, t)
     if m.reconstruction_loss == "bce" and m.output_activation == "linear":
         raise ConfigError(
             "--reconstruction_loss=bce needs a sigmoid output: drop "
             "--output_activation=linear or use --reconstruction_loss=mse"
         )
+
+
+def _validate_issue16(m, d, t):
+    _choice("--binarize", d.binarize, ("none", "static", "dynamic"))
+    _choice("--output_bias", m.output_bias, ("zeros", "data_mean"))
+    _choice("--lr_schedule", t.lr_schedule, ("constant", "iwae"))
+    _positive("--iwae_samples", m.iwae_samples)
+    if m.kl_warmup_epochs < 0 or m.free_bits < 0:
+        raise ConfigError("--kl_warmup_epochs and --free_bits must be >= 0")
+    if m.name != "vae" and (m.iwae_samples != 1 or m.kl_warmup_epochs
+                            or m.free_bits):
+        raise ConfigError(
+            f"--iwae_samples, --kl_warmup_epochs and --free_bits apply to "
+            f"--model=vae only, not --model={m.name}")
+    if m.iwae_samples > 1 and m.free_bits:
+        raise ConfigError(
+            "--free_bits applies to the ELBO; use it with --iwae_samples=1")
+    for flag, value in (("--adam_beta1", t.adam_beta1),
+                        ("--adam_beta2", t.adam_beta2)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{flag}={value}: must be in [0, 1)")
+    _positive("--adam_epsilon", t.adam_epsilon)
 
 
 def _choice(flag, value, choices):

@@ -2,6 +2,7 @@
 
     python -m kerasae.evaluate --workdir=runs/vae
     python -m kerasae.evaluate --workdir=runs/one_class_0 --normal_classes=0
+    python -m kerasae.evaluate --workdir=runs/iwae --iwae_paper  # k=5000
 
 Adds its results to `RUN/metrics.json` (the keys already there are kept),
 writes `RUN/threshold.json` and PNG files under `RUN/plots/`. Thin on
@@ -40,6 +41,9 @@ flags.DEFINE_integer("iwae_k", _O.iwae_k, "VAE: importance samples of the "
                      "IWAE bound (5000: Burda et al.'s protocol; 0: skip).")
 flags.DEFINE_integer("iwae_examples", _O.iwae_examples,
                      "VAE: test examples for the IWAE bound (0: all).")
+flags.DEFINE_boolean("iwae_paper", False, "VAE: the test NLL as Burda et "
+                     "al. report it: k=5000 on the whole test set (sets "
+                     "--iwae_k=5000 --iwae_examples=0; hours on a CPU).")
 flags.DEFINE_boolean("plots", _O.plots, "Write PNG files to RUN/plots/.")
 flags.DEFINE_integer("batch_size", _O.batch_size, "Examples per pass.")
 flags.mark_flag_as_required("workdir")
@@ -54,10 +58,12 @@ def options_from_flags():
         raise KerasaeError(
             f"--normal_classes={','.join(f.normal_classes)}: give "
             "comma-separated whole numbers, e.g. 0,6") from error
+    iwae_k, iwae_examples = (5000, 0) if f.iwae_paper else \
+        (f.iwae_k, f.iwae_examples)
     return _O(score=f.score, threshold_method=f.threshold_method,
               quantile=f.quantile, std_multiplier=f.std_multiplier,
-              normal_classes=normal, iwae_k=f.iwae_k,
-              iwae_examples=f.iwae_examples, plots=f.plots,
+              normal_classes=normal, iwae_k=iwae_k,
+              iwae_examples=iwae_examples, plots=f.plots,
               batch_size=f.batch_size)
 
 

@@ -25,9 +25,8 @@ from kerasae import data as kae_data
 from kerasae import losses
 from kerasae import training
 from kerasae import workdir as wd
+from kerasae.data import binarize as binarize_mod
 from kerasae.errors import ConfigError
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def has_encoder(model):
@@ -136,11 +135,6 @@ def negative_elbo(model, x, samples=1, batch_size=512):
     return np.concatenate(out).astype(np.float64)
 
 
-def _gaussian_log_density(z, mean, log_var):
-    return -0.5 * ops.sum(
-        LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var), axis=-1)
-
-
 def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
     """Per-example importance-weighted bound log p_k(x), in nats.
 
@@ -150,6 +144,8 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
     their evaluation protocol. The k samples go through the decoder
     `samples_per_pass` examples-times-samples at a time, and the running
     log-sum-exp is kept in float64, so memory stays bounded for any k.
+    The log weights are the model's own (`importance_log_weights`), the
+    ones its IWAE training objective uses.
 
     Args:
         model: a VAE.
@@ -171,19 +167,40 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
         done = 0
         while done < k:
             s = min(chunk, k - done)
-            tile = (s,) + (1,) * (len(b.shape) - 1)
-            xs = ops.tile(b, tile)
-            ms, lvs = ops.tile(mean, (s, 1)), ops.tile(log_var, (s, 1))
-            z = model.sample_code(ms, lvs)
-            log_px = -model.reconstruction_nll(xs, model.decode_logits(z))
-            log_pz = -0.5 * ops.sum(LOG_2PI + ops.square(z), axis=-1)
-            log_w = keras.ops.convert_to_numpy(
-                log_px + log_pz - _gaussian_log_density(z, ms, lvs))
+            log_px, log_pz, log_qz = model.importance_log_weights(
+                b, mean, log_var, s)
+            log_w = keras.ops.convert_to_numpy(log_px + log_pz - log_qz)
             total = np.logaddexp(total, _logsumexp(
-                log_w.astype(np.float64).reshape(s, n), axis=0))
+                log_w.astype(np.float64), axis=0))
             done += s
         out.append(total - math.log(k))
     return np.concatenate(out)
+
+
+def nll_estimate(model, x, k, binarize="none"):
+    """The test NLL estimate -log p_k(x) with its standard error.
+
+    Args:
+        model: a VAE.
+        x: the examples (binarized already when `binarize` says so).
+        k: importance samples (Burda et al. 2016 report k = 5000).
+        binarize: how the data was binarized (`kerasae.data.binarize`),
+            so the report says which data the figure refers to.
+
+    Returns:
+        `iwae_nll_k{k}` (mean over examples, nats), `iwae_nll_stderr`
+        (standard deviation over examples / sqrt(n)), `iwae_k`,
+        `iwae_examples` and `iwae_data`.
+    """
+    nll = -iwae_bound(model, x, k)
+    return {
+        f"iwae_nll_k{k}": float(nll.mean()),
+        "iwae_nll_stderr": float(nll.std(ddof=1) / math.sqrt(len(nll)))
+        if len(nll) > 1 else float("nan"),
+        "iwae_k": int(k),
+        "iwae_examples": int(len(x)),
+        "iwae_data": binarize_mod.describe(binarize),
+    }
 
 
 def _logsumexp(values, axis):
@@ -282,9 +299,9 @@ def model_metrics(model, bundle, options):
         result["active_units"] = active_units(model, split.x)[0]
         if options.iwae_k:
             subset = split.x[:options.iwae_examples or len(split.x)]
-            result[f"iwae_nll_k{options.iwae_k}"] = float(
-                -iwae_bound(model, subset, options.iwae_k).mean())
-            result["iwae_examples"] = int(len(subset))
+            result.update(nll_estimate(
+                model, subset, options.iwae_k,
+                getattr(bundle, "binarize", "none")))
     if hasattr(model, "evaluation_metrics"):
         # The adversarial autoencoder's prior-match statistics
         # (`kerasae.prior_match`), the GAN's sample MMD.

@@ -25,8 +25,10 @@ from kerasae import distribute
 from kerasae import models
 from kerasae import optimizers
 from kerasae import precision as kae_precision
+from kerasae import schedules
 from kerasae import threads as kae_threads
 from kerasae import workdir as wd
+from kerasae.data import binarize
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 
@@ -124,7 +126,10 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
 
     with strategy.scope():
         model = build_for_training(config, precision)
+        if config.model.output_bias == "data_mean":
+            schedules.initialize_output_bias(model, bundle.train.x)
     train_ds, val_ds = datasets(model, bundle, t, replicas)
+    steps = t.steps_per_epoch or int(train_ds.cardinality())
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.time()
@@ -134,7 +139,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=standard_callbacks(workdir, chief) + list(callbacks),
+        callbacks=(standard_callbacks(workdir, chief)
+                   + schedules.callbacks(config, steps) + list(callbacks)),
         verbose=verbose,
     )
     seconds = time.time() - started
@@ -213,7 +219,9 @@ def compile_model(model, config):
         model.compile_for_training(t)
         return
     model.compile(
-        optimizer=optimizers.Adam(t.learning_rate),
+        optimizer=optimizers.Adam(
+            t.learning_rate, beta_1=t.adam_beta1, beta_2=t.adam_beta2,
+            epsilon=t.adam_epsilon),
         steps_per_execution=t.steps_per_execution,
         jit_compile=t.jit_compile,
     )
@@ -258,6 +266,10 @@ def datasets(model, bundle, train_config, replicas):
         seed=train_config.seed,
         repeat=train_config.steps_per_epoch is not None,
         drop_remainder=drop)
+    if bundle.binarize == "dynamic":
+        # Fresh Bernoulli pixels every time an example is used.
+        train_ds = train_ds.apply(binarize.dynamic_binarizer(
+            train_config.seed)).prefetch(2)
     val = bundle.validation
     val_ds = kae_data.make_dataset(
         val.x, val.y if labels else None,

@@ -84,6 +84,8 @@ class DataBundle:
         data_range: `(min, max)` of `train.x` in model space.
         num_classes: number of labels, 0 when there are none.
         feature_names: CSV feature column names, () otherwise.
+        binarize: `none` (grey-level), `static` or `dynamic`
+            (`kerasae.data.binarize`).
     """
 
     name: str
@@ -97,6 +99,7 @@ class DataBundle:
     data_range: tuple
     num_classes: int
     feature_names: tuple = ()
+    binarize: str = "none"
 
     @property
     def eval_split(self):

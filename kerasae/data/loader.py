@@ -12,6 +12,7 @@ import numpy as np
 from kerasae.data import preprocessing
 from kerasae.data.arrays import read_npy
 from kerasae.data.arrays import read_npz
+from kerasae.data.binarize import binarize_bundle
 from kerasae.data.bundle import DataBundle
 from kerasae.data.bundle import Split
 from kerasae.data.csv_source import read_csv
@@ -45,7 +46,7 @@ def load(config, seed=0):
     prep = preprocessing.fit(source.scaling, train.x)
     train, validation = _apply(prep, train), _apply(prep, validation)
     test = None if test is None else _apply(prep, test)
-    return DataBundle(
+    bundle = DataBundle(
         name=source.name,
         kind=source.kind,
         train=train,
@@ -58,6 +59,8 @@ def load(config, seed=0):
         num_classes=source.num_classes,
         feature_names=source.feature_names,
     )
+    # Binary digits (`--binarize`) for the likelihoods papers report.
+    return binarize_bundle(bundle, getattr(config, "binarize", "none"), seed)
 
 
 def read_source(config):
