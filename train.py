@@ -120,6 +120,12 @@ flags.DEFINE_enum("lr_schedule", _T.lr_schedule, ("constant", "iwae"),
                   "3^i/3280 share of --epochs at learning_rate*10^(-i/7).")
 flags.DEFINE_float("adam_beta1", _T.adam_beta1, "Adam's beta_1.")
 flags.DEFINE_float("adam_beta2", _T.adam_beta2, "Adam's beta_2.")
+flags.DEFINE_integer("vq_codebook_size", _M.vq_codebook_size,
+                     "vqvae: number of codebook entries.")
+flags.DEFINE_integer("vq_embedding_dim", _M.vq_embedding_dim,
+                     "vqvae: size of each codebook entry.")
+flags.DEFINE_float("commitment_cost", _M.commitment_cost,
+                   "vqvae: weight of the commitment loss.")
 flags.DEFINE_float("adam_epsilon", _T.adam_epsilon, "Adam's epsilon "
                    "(Burda et al. 2016: 1e-4).")
 
@@ -151,7 +157,10 @@ def config_from_flags():
             discriminator_units=_ints(f.discriminator_units,
                                       "discriminator_units"),
             iwae_samples=f.iwae_samples, output_bias=f.output_bias,
-            kl_warmup_epochs=f.kl_warmup_epochs, free_bits=f.free_bits),
+            kl_warmup_epochs=f.kl_warmup_epochs, free_bits=f.free_bits,
+            vq_codebook_size=f.vq_codebook_size,
+            vq_embedding_dim=f.vq_embedding_dim,
+            commitment_cost=f.commitment_cost),
         data=_D(
             dataset=f.dataset, data_dir=f.data_dir,
             label_column=f.label_column,

@@ -77,6 +77,8 @@ def resolve_score(model, score="auto"):
         raise ConfigError(
             f"--score={score!r} is not one of: {', '.join(SCORES)}")
     is_vae = hasattr(model, "encode_distribution")
+    if score == "auto" and getattr(model, "default_anomaly_score", None):
+        return model.default_anomaly_score  # the VQ-VAE's categorical code
     if score == "auto":
         # A model without an encoder (the GAN) scores nothing; it keeps the
         # name it always had.

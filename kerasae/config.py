@@ -122,6 +122,14 @@ class ModelConfig:
         0.0, "vae: nats per latent unit the KL may use for free: "
         "sum_j max(free_bits, batch mean of KL_j) (Kingma et al. 2016, "
         "'free bits'); 0: off.")
+    vq_codebook_size: int = option(
+        128, "vqvae: number of codebook entries K.")
+    vq_embedding_dim: int = option(
+        8, "vqvae: size of each codebook entry; the encoder outputs "
+        "latent_dim vectors of this size.")
+    commitment_cost: float = option(
+        0.25, "vqvae: beta, weight of the commitment loss (van den Oord "
+        "et al. 2017, Eq. 3).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,6 +344,11 @@ def _validate_issue16(m, d, t):
         if not 0 <= value < 1:
             raise ConfigError(f"{flag}={value}: must be in [0, 1)")
     _positive("--adam_epsilon", t.adam_epsilon)
+    _positive("--vq_codebook_size", m.vq_codebook_size)
+    _positive("--vq_embedding_dim", m.vq_embedding_dim)
+    if m.commitment_cost < 0:
+        raise ConfigError(
+            f"--commitment_cost={m.commitment_cost}: must be >= 0")
 
 
 def _choice(flag, value, choices):

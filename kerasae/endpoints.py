@@ -137,7 +137,9 @@ def endpoints(model, preprocessing, threshold=None, score=None,
 
     x = tf.TensorSpec((None,) + tuple(model.config.input_shape), tf.float32,
                       name="x")
-    code = tf.TensorSpec((None, model.latent_dim), tf.float32, name="code")
+    # A VQ-VAE's code is codebook indices (`code_dtype` int32).
+    code = tf.TensorSpec((None, model.latent_dim),
+                         getattr(model, "code_dtype", "float32"), name="code")
     # The supervised adversarial autoencoder decodes (code, label).
     label = [tf.TensorSpec((None,), tf.int32, name="label")] \
         if is_labelled(model) else []

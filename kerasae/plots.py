@@ -235,7 +235,9 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
         some = split.x[:2000]
         code_map(evaluation.encode(model, some), out("codes.png"),
                  None if split.y is None else split.y[:2000])
-        if not supervised:
+        # Indices of a codebook (VQ-VAE) have no line between them.
+        if not supervised and getattr(model, "code_dtype",
+                                      "float32") == "float32":
             interpolation(model, split.x[0], split.x[1],
                           out("interpolation.png"), data_range=r)
     generative = (hasattr(model, "encode_distribution")

@@ -7,6 +7,7 @@ from kerasae.models import adversarial  # noqa: F401  (registers aae)
 from kerasae.models import autoencoder  # noqa: F401  (registers ae, dae, ...)
 from kerasae.models import gan  # noqa: F401
 from kerasae.models import vae  # noqa: F401
+from kerasae.models import vqvae  # noqa: F401
 from kerasae.models.base import Autoencoder
 from kerasae.registry import MODELS
 
