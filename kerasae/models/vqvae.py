@@ -23,6 +23,7 @@ The keras-io example "Vector-Quantized Variational Autoencoders" (Paul
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from kerasae import distribute
@@ -83,7 +84,9 @@ class VQVAE(Autoencoder):
             ops.sum(ops.square(vectors), axis=-1, keepdims=True)
             - 2.0 * ops.einsum("bld,kd->blk", vectors, codebook)
             + ops.sum(ops.square(codebook), axis=-1))
-        return ops.cast(ops.argmin(distances, axis=-1), "int32")
+        # tf.argmin, not ops.argmin: Keras's adds a signed-zero fix-up
+        # (a BitwiseAnd) that TFLite has no builtin kernel for.
+        return tf.math.argmin(distances, axis=-1, output_type=tf.int32)
 
     def lookup(self, indices):
         """The codebook entries of `indices`, flattened for the decoder."""
