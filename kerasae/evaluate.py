@@ -44,6 +44,11 @@ flags.DEFINE_integer("iwae_examples", _O.iwae_examples,
 flags.DEFINE_boolean("iwae_paper", False, "VAE: the test NLL as Burda et "
                      "al. report it: k=5000 on the whole test set (sets "
                      "--iwae_k=5000 --iwae_examples=0; hours on a CPU).")
+flags.DEFINE_boolean("probes", _O.probes, "Codes as features: linear-probe "
+                     "and 5-NN test accuracy, next to raw inputs and PCA "
+                     "(labelled data only).")
+flags.DEFINE_integer("probe_examples", _O.probe_examples, "Training "
+                     "examples the probes are fitted on (0: all).")
 flags.DEFINE_boolean("plots", _O.plots, "Write PNG files to RUN/plots/.")
 flags.DEFINE_integer("batch_size", _O.batch_size, "Examples per pass.")
 flags.mark_flag_as_required("workdir")
@@ -64,6 +69,7 @@ def options_from_flags():
               quantile=f.quantile, std_multiplier=f.std_multiplier,
               normal_classes=normal, iwae_k=iwae_k,
               iwae_examples=iwae_examples, plots=f.plots,
+              probes=f.probes, probe_examples=f.probe_examples,
               batch_size=f.batch_size)
 
 

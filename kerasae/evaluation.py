@@ -244,6 +244,10 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
+        probes: codes as features (`kerasae.probes`): linear-probe and
+            5-NN accuracy, when the data has labels.
+        probe_examples: training examples the probes are fitted on (0:
+            all).
     """
 
     score: str = "auto"
@@ -255,6 +259,8 @@ class EvalOptions:
     iwae_examples: int = 1000
     plots: bool = True
     batch_size: int = 512
+    probes: bool = True
+    probe_examples: int = 10000
 
 
 def validate(options):
@@ -274,7 +280,7 @@ def validate(options):
         raise ConfigError(
             f"--quantile={options.quantile}: must lie strictly between 0 "
             "and 1")
-    for flag in ("iwae_k", "iwae_examples"):
+    for flag in ("iwae_k", "iwae_examples", "probe_examples"):
         if getattr(options, flag) < 0:
             raise ConfigError(f"--{flag}={getattr(options, flag)}: must be "
                               ">= 0")
@@ -302,6 +308,11 @@ def model_metrics(model, bundle, options):
             result.update(nll_estimate(
                 model, subset, options.iwae_k,
                 getattr(bundle, "binarize", "none")))
+    if has_encoder(model) and options.probes and split.y is not None \
+            and bundle.train.y is not None:
+        from kerasae import probes
+        result["features"] = probes.feature_report(
+            model, bundle.train, split, options.probe_examples)
     if hasattr(model, "evaluation_metrics"):
         # The adversarial autoencoder's prior-match statistics
         # (`kerasae.prior_match`), the GAN's sample MMD.

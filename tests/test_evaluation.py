@@ -226,6 +226,7 @@ def test_cli_merges_metrics_writes_threshold_and_plots(vae_run):
      "error: --threshold_method='median' is not one of"),
     (["--quantile=2"], "error: --quantile=2.0: must lie strictly"),
     (["--normal_classes=zero"], "error: --normal_classes=zero: give"),
+    (["--probe_examples=-1"], "error: --probe_examples=-1: must be >= 0"),
 ])
 def test_cli_bad_flag_values(vae_run, args, message):
     done = run_cli(f"--workdir={vae_run}", *args)
