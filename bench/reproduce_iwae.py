@@ -42,6 +42,9 @@ flags.DEFINE_integer("batch_size", 100, "Batch size (the paper: 20).")
 flags.DEFINE_integer("eval_k", 5000, "Importance samples of the test NLL.")
 flags.DEFINE_integer("eval_examples", 1000, "Test digits (0: all).")
 flags.DEFINE_string("workdir_root", "runs/reproduce_iwae", "Run folders.")
+flags.DEFINE_boolean("partial", False, "Do not train: evaluate the latest "
+                     "epoch checkpoint of a run still in progress (the "
+                     "result file then says which epoch).")
 
 PAPER = {"vae": 86.76, "iwae5": 85.54}
 
@@ -64,6 +67,24 @@ def config(objective, epochs, batch_size):
     )
 
 
+def latest_checkpoint(workdir):
+    """The model of `workdir` at its latest epoch checkpoint, and the epoch.
+    """
+    import glob
+
+    from kerasae import config as kae_config
+    from kerasae import models
+    from kerasae import workdir as wd
+    config = kae_config.Config.from_dict(wd.read_json(workdir, wd.CONFIG))
+    paths = sorted(glob.glob(os.path.join(workdir, wd.CHECKPOINTS,
+                                          "epoch-*.weights.h5")))
+    if not paths:
+        raise SystemExit(f"{workdir} has no epoch checkpoint yet")
+    model = models.build(config.model)
+    model.load_weights(paths[-1])
+    return model, int(os.path.basename(paths[-1])[6:9])
+
+
 def main(argv):
     del argv
     machine = benchlib.start(0, "inter_op")
@@ -74,8 +95,13 @@ def main(argv):
     cfg = config(FLAGS.objective, FLAGS.epochs, FLAGS.batch_size)
     workdir = os.path.join(FLAGS.workdir_root, FLAGS.objective)
     started = time.time()
-    train_metrics = training.train(cfg, workdir)
-    _, model, _ = training.load_run(workdir)
+    if FLAGS.partial:
+        model, epoch = latest_checkpoint(workdir)
+        train_metrics = {"train_seconds": None}
+    else:
+        train_metrics = training.train(cfg, workdir)
+        _, model, _ = training.load_run(workdir)
+        epoch = FLAGS.epochs
     bundle = kae_data.load(cfg.data, seed=cfg.train.seed)
     test = bundle.test.x[:FLAGS.eval_examples or len(bundle.test.x)]
     eval_started = time.time()
@@ -94,6 +120,7 @@ def main(argv):
                              f"--eval_k={FLAGS.eval_k}",
                              f"--eval_examples={FLAGS.eval_examples}"]),
         "epochs": FLAGS.epochs,
+        "epochs_trained": epoch,
         "batch_size": FLAGS.batch_size,
         "train_seconds": train_metrics.get("train_seconds"),
         "eval_seconds": round(eval_seconds, 1),
@@ -105,8 +132,9 @@ def main(argv):
         "wall_seconds": round(time.time() - started, 1),
         "machine": machine,
     }
+    suffix = f"_epoch{epoch}" if FLAGS.partial else ""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "results", f"iwae_{FLAGS.objective}.json")
+                       "results", f"iwae_{FLAGS.objective}{suffix}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"},
