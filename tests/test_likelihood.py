@@ -11,7 +11,6 @@ from kerasae import config as kae_config
 from kerasae import data as kae_data
 from kerasae import evaluation
 from kerasae import models
-from kerasae import schedules
 from kerasae import training
 from kerasae.config import Config
 from kerasae.config import DataConfig
@@ -19,6 +18,7 @@ from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.data import binarize
 from kerasae.errors import ConfigError
+from kerasae.training import schedules
 
 
 @pytest.fixture
@@ -225,7 +225,7 @@ def test_free_bits_closed_form_at_the_prior():
     mean = keras.ops.zeros((4, 3))
     log_var = keras.ops.zeros((4, 3))
     per_example, batch, extra = model.regularizer(
-        mean, {"mean": mean, "log_var": log_var}, training=True)
+        mean, {"mean": mean, "log_var": log_var, "training": True})
     # KL is 0 for every unit, so each unit is charged its 0.5 free nats.
     np.testing.assert_array_equal(per_example, 0.0)
     assert float(batch) == pytest.approx(1.5)
@@ -233,7 +233,7 @@ def test_free_bits_closed_form_at_the_prior():
     # Above the floor the batch-mean KL of each unit is charged as is.
     mean = keras.ops.full((4, 3), 2.0)  # KL_j = 2 nats per unit
     _, batch, _ = model.regularizer(
-        mean, {"mean": mean, "log_var": log_var}, training=True)
+        mean, {"mean": mean, "log_var": log_var, "training": True})
     assert float(batch) == pytest.approx(6.0)
 
 

@@ -1,13 +1,14 @@
-"""Codes as features (`kerasae.probes`): the probes against known answers."""
+"""Codes as features (`kerasae.evaluation.probes`): the probes against
+known answers."""
 
 import keras
 import numpy as np
 import pytest
 
 from kerasae import models
-from kerasae import probes
 from kerasae.config import ModelConfig
 from kerasae.data import Split
+from kerasae.evaluation import probes
 
 
 def clusters(n, seed, centres=3, dim=4, spread=0.1):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasae import anomaly
 from kerasae import config as kae_config
 from kerasae import models
 from kerasae.config import Config
 from kerasae.config import ModelConfig
 from kerasae.errors import ConfigError
+from kerasae.evaluation import anomaly
 from kerasae.models import vqvae
 
 
@@ -73,7 +73,7 @@ def test_perplexity_closed_forms():
 def test_whole_split_codebook_usage():
     model = tiny()
     x = np.random.default_rng(2).uniform(size=(50, 6)).astype("float32")
-    result = model.evaluation_metrics(x)
+    result = model.codebook_usage(x)
     codes = np.asarray(model.encode(x)).ravel()
     assert result["codebook_entries_used"] == len(np.unique(codes))
     assert 1.0 <= result["codebook_perplexity"] <= \

@@ -16,7 +16,8 @@ Options of the objective (`ModelConfig`):
   reparameterized gradient is their Eq. 14; `importance_log_weights` gives
   the log weights, shared with the evaluation's `iwae_bound`.
 - `kl_warmup_epochs`: the KL weight is multiplied by `kl_scale`, which
-  `kerasae.schedules.KLWarmup` raises from 0 to 1 (Sonderby et al. 2016).
+  `kerasae.training.schedules.KLWarmup` raises from 0 to 1 (Sonderby et
+  al. 2016).
 - `free_bits`: the KL term becomes sum_j max(lambda, mean over the global
   batch of KL_j), so each latent unit gets lambda nats for free (Kingma et
   al. 2016, the "free bits" of inverse autoregressive flow).
@@ -27,8 +28,8 @@ import math
 import keras
 from keras import ops
 
-from kerasae import distribute
-from kerasae import losses
+from kerasae.models import losses
+from kerasae.models import replicas
 from kerasae.models.base import Autoencoder
 from kerasae.models.base import Losses
 from kerasae.registry import MODELS
@@ -67,14 +68,20 @@ def log_mean_exp(values, axis=0):
 class VariationalAutoencoder(Autoencoder):
     """A VAE whose metrics include `neg_elbo` (nats per example, beta=1).
 
-    With `iwae_samples > 1` it also reports `iwae_nll`, the negative
-    importance-weighted bound it trains on.
+    It overrides four hooks of `Autoencoder`: `code_from_encoding` (the
+    mean is the code), `loss_code` (the reparameterized sample),
+    `regularizer` (the KL term, with warm-up and free bits) and `report`
+    (the ELBO). With `iwae_samples > 1` `compute_losses` takes the
+    importance-weighted bound instead and also reports `iwae_nll`.
     """
+
+    is_variational = True
+    is_generative = True
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         if self.config.kl_warmup_epochs > 0:
-            # Set by `kerasae.schedules.KLWarmup`; 1 when evaluating a
+            # Set by `kerasae.training.schedules.KLWarmup`; 1 when evaluating a
             # finished run.
             self.kl_scale = keras.Variable(
                 0.0, trainable=False, name="kl_scale")
@@ -97,9 +104,19 @@ class VariationalAutoencoder(Autoencoder):
         return self.split(self.encoder(x, training=False))
 
     def code_from_encoding(self, encoding, training):
-        # The deterministic code is the mean; `compute_losses` samples.
+        # The deterministic code is the mean; `loss_code` samples. The
+        # warm-up applies in training only, so `regularizer` is told.
         mean, log_var = self.split(encoding)
-        return mean, {"mean": mean, "log_var": log_var}
+        return mean, {"mean": mean, "log_var": log_var, "training": training}
+
+    def loss_code(self, code, stats, training):
+        # The ELBO needs a sampled code in evaluation too, so both modes
+        # sample; only `encode`/`call` use the mean.
+        return self.sample_code(stats["mean"], stats["log_var"])
+
+    def report(self, terms):
+        """The negative ELBO (beta = 1) in nats per example."""
+        return {"neg_elbo": terms.reconstruction + terms.extra["kl"]}
 
     def sample_code(self, mean, log_var):
         """Reparameterized sample z = mean + sigma * eps."""
@@ -113,8 +130,10 @@ class VariationalAutoencoder(Autoencoder):
             return self.config.beta * ops.cast(self.kl_scale, "float32")
         return self.config.beta
 
-    def regularizer(self, code, stats, training=False):
-        """The weighted KL(q(z|x) || N(0, I)); free bits when asked.
+    def regularizer(self, code, stats):
+        """beta * KL(q(z|x) || N(0, I)), analytic (Kingma and Welling 2014,
+        Appendix B), times the warm-up scale in training; free bits when
+        asked.
 
         Returns:
             (per_example, batch, extra) as in `Autoencoder.regularizer`;
@@ -122,11 +141,11 @@ class VariationalAutoencoder(Autoencoder):
         """
         mean, log_var = stats["mean"], stats["log_var"]
         kl = losses.gaussian_kl(mean, log_var)
-        weight = self.kl_weight(training)
+        weight = self.kl_weight(stats.get("training", False))
         if self.config.free_bits > 0:
             # Kingma et al. (2016): max(lambda, E_batch[KL_j]) per unit, a
             # quantity of the whole global batch.
-            per_unit = distribute.global_batch_mean(
+            per_unit = replicas.global_batch_mean(
                 gaussian_kl_per_unit(mean, log_var))
             batch = weight * ops.sum(ops.maximum(
                 per_unit, self.config.free_bits))
@@ -165,25 +184,12 @@ class VariationalAutoencoder(Autoencoder):
                      for v in (log_px, log_pz, log_qz))
 
     def compute_losses(self, x, y=None, training=False):
-        # The ELBO needs a sampled code in evaluation too, so both modes
-        # sample; only `encode`/`call` use the mean.
+        if self.config.iwae_samples == 1:
+            return super().compute_losses(x, y, training)
         encoding = self.encoder(
             self.corrupt_input(x, training), training=training)
         mean, log_var = self.split(encoding)
-        if self.config.iwae_samples > 1:
-            return self.iwae_losses(x, y, mean, log_var, training)
-        code = self.sample_code(mean, log_var)
-        raw = self.decode_logits(self.decoder_input(code, y), training)
-        per_example, batch, extra = self.regularizer(
-            code, {"mean": mean, "log_var": log_var}, training)
-        reconstruction = self.reconstruction_nll(x, raw)
-        return Losses(
-            reconstruction=reconstruction,
-            per_example=per_example,
-            batch=batch,
-            reconstruction_output=self.output_activation(raw),
-            extra={**extra, "neg_elbo": reconstruction + extra["kl"]},
-        )
+        return self.iwae_losses(x, y, mean, log_var, training)
 
     def iwae_losses(self, x, y, mean, log_var, training):
         """The negative IWAE bound -log p_k(x) as the loss (Burda et al.

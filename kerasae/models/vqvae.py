@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasae import distribute
+from kerasae.models import replicas
 from kerasae.models.base import Autoencoder
 from kerasae.models.base import Losses
 from kerasae.registry import MODELS
@@ -114,7 +114,7 @@ class VQVAE(Autoencoder):
         # Straight-through: forward z_q, backward the identity to z_e.
         raw = self.decoder(z_e + ops.stop_gradient(z_q - z_e),
                            training=training)
-        usage = distribute.global_batch_mean(ops.mean(ops.one_hot(
+        usage = replicas.global_batch_mean(ops.mean(ops.one_hot(
             indices, int(self.config.vq_codebook_size), dtype=z_e.dtype),
             axis=1))
         zeros = ops.zeros_like(vq_loss)
@@ -127,7 +127,7 @@ class VQVAE(Autoencoder):
                    "perplexity": zeros + perplexity(usage)},
         )
 
-    def evaluation_metrics(self, x, y=None, batch_size=512):
+    def codebook_usage(self, x, batch_size=512):
         """Codebook usage on a whole split: perplexity and entries used."""
         counts = np.zeros(int(self.config.vq_codebook_size))
         for i in range(0, len(x), batch_size):

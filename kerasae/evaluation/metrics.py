@@ -9,8 +9,8 @@
   same size (Baldi and Hornik 1989), to show what the nonlinearity buys.
 
 `evaluate_run(workdir, options)` loads a run, computes all of these plus the
-anomaly report (`kerasae.anomaly`) and the pictures (`kerasae.plots`), and
-merges them into `RUN/metrics.json`.
+anomaly report (`kerasae.evaluation.anomaly`) and the pictures
+(`kerasae.evaluation.plots`), and merges them into `RUN/metrics.json`.
 """
 
 import dataclasses
@@ -20,23 +20,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import anomaly
 from kerasae import data as kae_data
-from kerasae import losses
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.data import binarize as binarize_mod
 from kerasae.errors import ConfigError
-
-
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_vae(model):
-    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
-    return hasattr(model, "encode_distribution")
+from kerasae.evaluation import anomaly
+from kerasae.evaluation import prior_match
+from kerasae.models import losses
 
 
 def _batches(x, batch_size):
@@ -52,7 +43,7 @@ def reconstruct(model, x, y=None, batch_size=512):
     out = []
     for i, b in enumerate(_batches(x, batch_size)):
         code = model.encode(b)
-        if getattr(model, "uses_labels", False):
+        if model.uses_labels:
             labels = ops.convert_to_tensor(
                 y[i * batch_size:(i + 1) * batch_size])
             code = model.decoder_input(code, labels)
@@ -244,8 +235,8 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
-        probes: codes as features (`kerasae.probes`): linear-probe and
-            5-NN accuracy, when the data has labels.
+        probes: codes as features (`kerasae.evaluation.probes`):
+            linear-probe and 5-NN accuracy, when the data has labels.
         probe_examples: training examples the probes are fitted on (0:
             all).
     """
@@ -293,13 +284,13 @@ def model_metrics(model, bundle, options):
     split = bundle.eval_split
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
-    if has_encoder(model):
+    if model.has_encoder:
         x_hat = reconstruct(model, split.x, split.y, options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
-    if is_vae(model):
+    if model.is_variational:
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
@@ -308,15 +299,17 @@ def model_metrics(model, bundle, options):
             result.update(nll_estimate(
                 model, subset, options.iwae_k,
                 getattr(bundle, "binarize", "none")))
-    if has_encoder(model) and options.probes and split.y is not None \
+    if model.has_encoder and options.probes and split.y is not None \
             and bundle.train.y is not None:
-        from kerasae import probes
+        from kerasae.evaluation import probes
         result["features"] = probes.feature_report(
             model, bundle.train, split, options.probe_examples)
-    if hasattr(model, "evaluation_metrics"):
-        # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.prior_match`), the GAN's sample MMD.
-        result.update(model.evaluation_metrics(split.x, split.y))
+    if hasattr(model, "codebook_usage"):
+        # The VQ-VAE's codebook perplexity on the whole split.
+        result.update(model.codebook_usage(split.x))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    result.update(prior_match.model_metrics(model, split.x, split.y))
     return result
 
 
@@ -335,11 +328,12 @@ def evaluate_run(workdir, options=EvalOptions()):
         KerasaeError: no model in `workdir`, a bad option, or
             `normal_classes` for data without labels; one-line messages.
     """
-    from kerasae import plots  # matplotlib is only needed here
+    from kerasae.evaluation import plots  # matplotlib is only needed here
 
     validate(options)
-    config, model, _ = training.load_run(workdir)
-    bundle = kae_data.load(config.data, seed=config.train.seed)
+    config, model, _ = run.load_run(workdir)
+    bundle = kae_data.load(run.data_config(config, workdir),
+                           seed=config.train.seed)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -347,7 +341,7 @@ def evaluate_run(workdir, options=EvalOptions()):
         anomaly.anomaly_labels(None, normal_classes)  # raises DataError
     new = {"evaluation": model_metrics(model, bundle, options)}
     scores = labels = threshold = None
-    if has_encoder(model):
+    if model.has_encoder:
         new["anomaly"], scores, labels = anomaly.detect(
             model, bundle, options, workdir, normal_classes)
         threshold = new["anomaly"]["threshold"]
