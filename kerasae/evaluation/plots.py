@@ -219,7 +219,7 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
     encoder = getattr(model, "encoder", None) is not None
     supervised = getattr(model, "uses_labels", False)
     if encoder:
-        from kerasae import evaluation
+        from kerasae.evaluation import metrics as evaluation
         x = split.x[:10]
         y = None if split.y is None else split.y[:10]
         x_hat = evaluation.reconstruct(model, x, y)
