@@ -117,6 +117,7 @@ class AdversarialAutoencoder(Autoencoder):
     """Adversarial autoencoder with a pluggable prior (`config.prior`)."""
 
     uses_prior = True
+    is_generative = True
     # Until compiled otherwise: Adam rates of `TrainConfig`'s defaults.
     default_rates = (TrainConfig.discriminator_learning_rate,
                      TrainConfig.generator_learning_rate)

@@ -60,6 +60,11 @@ class Autoencoder(keras.Model):
     """
 
     uses_labels = False
+    # What the model can do (callers read these, not hasattr probes).
+    has_encoder = True
+    is_generative = False
+    uses_prior = False
+    is_variational = False
 
     def __init__(self, config, **kwargs):
         if isinstance(config, dict):

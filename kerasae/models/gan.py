@@ -70,6 +70,9 @@ class GenerativeAdversarialNetwork(keras.Model):
 
     uses_labels = False
     uses_prior = True
+    has_encoder = False
+    is_generative = True
+    is_variational = False
     # A GAN has no reconstruction; the generic tests watch this metric fall.
     progress_metric = "sample_mmd"
 

@@ -24,6 +24,9 @@ from kerasae.registry import MODELS
 class VariationalAutoencoder(Autoencoder):
     """A VAE whose metrics include `neg_elbo` (nats per example, beta=1)."""
 
+    is_generative = True
+    is_variational = True
+
     def encoder_units(self):
         return 2 * self.latent_dim
 
