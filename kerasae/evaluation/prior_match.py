@@ -16,6 +16,7 @@ against the prior an adversarial autoencoder was trained with.
 import keras
 import numpy as np
 
+from kerasae.evaluation import inference
 from kerasae.models import priors
 
 
@@ -70,11 +71,8 @@ def ks_statistics(a, b):
     return np.asarray(out)
 
 
-def encode_all(model, x, batch_size=1024):
-    """Codes `model.encode(x)` as a numpy array, in batches."""
-    return np.concatenate([
-        keras.ops.convert_to_numpy(model.encode(x[i:i + batch_size]))
-        for i in range(0, len(x), batch_size)])
+# The adversarial autoencoder's `evaluation_metrics` calls it by this name.
+encode_all = inference.encode
 
 
 def prior_match(codes, prior, labels=None, max_points=2000, seed=0):
@@ -119,7 +117,7 @@ def model_prior_match(model, x, prior="gaussian", prior_params=None,
     """
     if isinstance(prior, str):
         prior = priors.build(prior, model.latent_dim, prior_params)
-    return prior_match(encode_all(model, x), prior, **kwargs)
+    return prior_match(inference.encode(model, x), prior, **kwargs)
 
 
 def component_counts(codes, centers):
