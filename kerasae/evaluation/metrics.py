@@ -31,16 +31,6 @@ from kerasae.models import losses
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_vae(model):
-    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
-    return hasattr(model, "encode_distribution")
-
-
 def reconstruction_metrics(x, x_hat, data_range=(0.0, 1.0)):
     """MSE, PSNR and (for data in [0, 1]) binary cross-entropy.
 
@@ -243,14 +233,14 @@ def model_metrics(model, bundle, options):
     split = bundle.eval_split
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
-    if has_encoder(model):
+    if model.has_encoder:
         x_hat = inference.reconstruct(model, split.x, split.y,
                                       options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
-    if is_vae(model):
+    if model.is_variational:
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
@@ -293,7 +283,7 @@ def evaluate_run(workdir, options=EvalOptions()):
         anomaly.anomaly_labels(None, normal_classes)  # raises DataError
     new = {"evaluation": model_metrics(model, bundle, options)}
     scores = labels = threshold = None
-    if has_encoder(model):
+    if model.has_encoder:
         new["anomaly"], scores, labels = anomaly.detect(
             model, bundle, options, workdir, normal_classes)
         threshold = new["anomaly"]["threshold"]
