@@ -11,7 +11,6 @@ from kerasae.config import ModelConfig
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
 from kerasae.evaluation import inference
-from kerasae.evaluation import prior_match
 
 
 def build(name, **kwargs):
@@ -35,10 +34,10 @@ def test_batched_codes_and_reconstructions_match_one_call():
     np.testing.assert_allclose(codes, np.asarray(model.encode(x)), atol=1e-6)
     np.testing.assert_allclose(inference.reconstruct(model, x, batch_size=5),
                                np.asarray(model(x)), atol=1e-6)
-    # The names evaluation and prior matching used before stay available.
+    # The package keeps the names evaluation used before.
     np.testing.assert_array_equal(evaluation.encode(model, x, 5), codes)
-    np.testing.assert_array_equal(prior_match.encode_all(model, x, 5),
-                                  codes)
+    np.testing.assert_array_equal(evaluation.reconstruct(model, x, None, 5),
+                                  inference.reconstruct(model, x, None, 5))
 
 
 def test_supervised_decoding_uses_each_rows_label():

@@ -21,11 +21,12 @@ import numpy as np
 from keras import ops
 
 from kerasae import data as kae_data
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
+from kerasae.evaluation import prior_match
 from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -249,10 +250,9 @@ def model_metrics(model, bundle, options):
             result[f"iwae_nll_k{options.iwae_k}"] = float(
                 -iwae_bound(model, subset, options.iwae_k).mean())
             result["iwae_examples"] = int(len(subset))
-    if hasattr(model, "evaluation_metrics"):
-        # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.evaluation.prior_match`), the GAN's sample MMD.
-        result.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    result.update(prior_match.model_metrics(model, split.x, split.y))
     return result
 
 
@@ -274,8 +274,9 @@ def evaluate_run(workdir, options=EvalOptions()):
     from kerasae.evaluation import plots  # matplotlib is only needed here
 
     validate(options)
-    config, model, _ = training.load_run(workdir)
-    bundle = kae_data.load(config.data, seed=config.train.seed)
+    config, model, _ = run.load_run(workdir)
+    bundle = kae_data.load(run.data_config(config, workdir),
+                           seed=config.train.seed)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())

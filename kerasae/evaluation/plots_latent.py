@@ -129,7 +129,7 @@ def plot_decoded_grid(model, n=15, label=0, quantile=0.02, seed=0):
 def sample_grid(model, n, seed=0):
     """An n x n grid of samples: VAE, adversarial autoencoder or GAN.
 
-    The VAE (and any model without `sample_prior`) decodes N(0, I); the
+    The VAE (`uses_prior` False: its prior is fixed) decodes N(0, I); the
     adversarial autoencoder decodes samples of its prior; the GAN generates
     from its prior. A supervised model decodes row i with label i mod the
     number of classes, so each row shows one class in varying styles.
