@@ -10,7 +10,6 @@ config dataclasses (`kerasae.cli`), the script lives in
 package, whose functions take config objects, never flags.
 """
 
-from kerasae.scripts.train import main  # noqa: F401  (tests call it)
 from kerasae.scripts.train import run
 
 if __name__ == "__main__":
