@@ -207,13 +207,13 @@ def dataclass_from_flags(cls, flag_values=flags.FLAGS, base=None):
         ConfigError: a list flag holds something other than numbers, or a
             `key=number` flag is malformed.
     """
-    values = flags_set(cls, flag_values, only_given=base is not None)
+    values = values_from_flags(cls, flag_values, only_given=base is not None)
     if base is None:
         return cls(**values)
     return dataclasses.replace(base, **values)
 
 
-def flags_set(cls, flag_values=flags.FLAGS, only_given=False):
+def values_from_flags(cls, flag_values=flags.FLAGS, only_given=False):
     """The field values of `cls` that its flags hold, parsed.
 
     Args:
@@ -272,7 +272,7 @@ def config_from_flags(flag_values=flags.FLAGS, base=None):
             name: dataclass_from_flags(cls, flag_values)
             for name, cls in SECTIONS.items()})
     return rerun(base, {
-        name: flags_set(cls, flag_values, only_given=True)
+        name: values_from_flags(cls, flag_values, only_given=True)
         for name, cls in SECTIONS.items()})
 
 
