@@ -262,8 +262,14 @@ def test_a_bad_config_file_is_one_clear_error(text, message, tmp_path):
 
 
 # ------------------------------------------------------------- the summary
+def resolved(**fields):
+    """A `ModelConfig` resolved as for [0, 1] data."""
+    return ModelConfig(reconstruction_loss="bce", output_activation="sigmoid",
+                       **fields)
+
+
 def test_summary_line_names_layers_and_parameters(capsys, tmp_path):
-    vae = models.build(ModelConfig(input_shape=(28, 28, 1)))
+    vae = models.build(resolved(input_shape=(28, 28, 1)))
     built = describe.describe_model(vae, "dense")
     assert built == "dense encoder 784-400-40, decoder 20-400-784"
     # 784*400+400 + 400*40+40 + 20*400+400 + 400*784+784
@@ -276,18 +282,17 @@ def test_summary_line_names_layers_and_parameters(capsys, tmp_path):
             "652,824 parameters") in capsys.readouterr().out.splitlines()
 
 
-@pytest.mark.parametrize("config, built", [
-    (ModelConfig(arch="conv", input_shape=(28, 28, 1)),
+@pytest.mark.parametrize("config, line", [
+    (resolved(arch="conv", input_shape=(28, 28, 1)),
      "conv encoder 28x28x1-32-64-40, decoder 20-3136-64-32-28x28x1"),
-    (ModelConfig(name="aae", hidden_units=(16,), latent_dim=2,
-                 discriminator_units=(8,), input_shape=(6,)),
+    (resolved(name="aae", hidden_units=(16,), latent_dim=2,
+           discriminator_units=(8,), input_shape=(6,)),
      "dense encoder 6-16-2, decoder 2-16-6, discriminator 2-8-1"),
-    (ModelConfig(name="gan", hidden_units=(16,), latent_dim=2,
-                 input_shape=(6,)),
+    (resolved(name="gan", hidden_units=(16,), latent_dim=2, input_shape=(6,)),
      "dense generator 2-16-6, discriminator 6-16-1"),
 ])
-def test_summary_describes_every_kind_of_network(config, built):
-    assert describe.describe_model(models.build(config), config.arch) == built
+def test_summary_describes_every_kind_of_network(config, line):
+    assert describe.describe_model(models.build(config), config.arch) == line
 
 
 # ------------------------------------------------------- the main wrapper
