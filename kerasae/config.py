@@ -104,7 +104,9 @@ class ModelConfig:
     # of Kingma and Welling 2014 for dense; see `__post_init__`).
     hidden_units: typing.Optional[tuple] = option(
         None, "Hidden sizes (dense) or filters (conv), encoder side "
-        "(default: 400 for dense, 32,64 for conv).")
+        "(default: " + "; ".join(
+            f"{','.join(map(str, units))} for {arch}"
+            for arch, units in ARCH_HIDDEN_UNITS.items()) + ").")
     latent_dim: int = option(20, "Size of the code.")
     reconstruction_loss: str = option(
         "auto", "bce (Bernoulli, data in [0,1]), mse, or auto.",
