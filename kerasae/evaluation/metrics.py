@@ -23,6 +23,7 @@ from keras import ops
 from kerasae import data as kae_data
 from kerasae import run
 from kerasae import workdir as wd
+from kerasae.config import option
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
@@ -193,15 +194,27 @@ class EvalOptions:
         batch_size: examples per forward pass.
     """
 
-    score: str = "auto"
-    threshold_method: str = "quantile"
-    quantile: float = 0.99
-    std_multiplier: float = 3.0
-    normal_classes: tuple = ()
-    iwae_k: int = 100
-    iwae_examples: int = 1000
-    plots: bool = True
-    batch_size: int = 512
+    # Plain strings, checked by `validate`, so a bad value gets the same
+    # one-line `error:` and exit status 2 as every other mistake.
+    score: str = option(
+        "auto", "Anomaly score: auto (= reconstruction_and_code), "
+        "reconstruction_nll, neg_elbo_at_mean, squared_error, bernoulli_kl, "
+        "code_mahalanobis, reconstruction_and_code.")
+    threshold_method: str = option("quantile", "quantile or mean_std.")
+    quantile: float = option(
+        0.99, "Quantile of normal validation scores (quantile method).")
+    std_multiplier: float = option(
+        3.0, "k in mean + k * std (mean_std method).")
+    normal_classes: tuple = option(
+        (), "Labels that are normal, e.g. 0; others count as anomalies "
+        "(default: --train_classes).")
+    iwae_k: int = option(
+        100, "VAE: importance samples of the IWAE bound (5000: Burda et "
+        "al.'s protocol; 0: skip).")
+    iwae_examples: int = option(
+        1000, "VAE: test examples for the IWAE bound (0: all).")
+    plots: bool = option(True, "Write PNG files to RUN/plots/.")
+    batch_size: int = option(512, "Examples per pass.")
 
 
 def validate(options):
