@@ -26,7 +26,8 @@ _M, _D, _T = kae_config.ModelConfig, kae_config.DataConfig, \
 FLAGS = flags.FLAGS
 
 flags.DEFINE_enum("model", _M.name, models.MODELS.names(), "Model to train.")
-flags.DEFINE_enum("arch", _M.arch, kae_config.ARCHS, "Encoder/decoder kind.")
+flags.DEFINE_enum("arch", _M.arch, kae_config.ARCHS, "Encoder/decoder "
+                  "kind: dense, conv (images), conv1d or lstm (series).")
 flags.DEFINE_list("hidden_units", list(map(str, _M.hidden_units)),
                   "Hidden sizes (dense) or filters (conv), encoder side.")
 flags.DEFINE_integer("latent_dim", _M.latent_dim, "Size of the code.")
@@ -67,7 +68,8 @@ flags.DEFINE_string("dataset", _D.dataset,
 flags.DEFINE_string("data_dir", None,
                     "TFDS data directory (default: TFDS_DATA_DIR or "
                     "~/tensorflow_datasets).")
-flags.DEFINE_string("label_column", None, "CSV column with labels.")
+flags.DEFINE_string("label_column", None, "CSV column with labels (a "
+                    "series: per step, 0 normal, other values anomalous).")
 flags.DEFINE_float("validation_fraction", _D.validation_fraction,
                    "Share of training data held out when there is no "
                    "validation split.")
@@ -101,6 +103,20 @@ flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
                      "Replace a previous run in --workdir.")
+# issue 14 flags
+flags.DEFINE_integer("window", _D.window, "Read the file as a series (one "
+                     "row per time step) cut into windows of N steps.")
+flags.DEFINE_integer("window_stride", 1, "Series: steps between training "
+                     "windows.")
+flags.DEFINE_string("time_column", None, "Series: column of times (numbers "
+                    "or ISO dates), never a feature; must increase.")
+flags.DEFINE_list("feature_columns", [], "Series: feature columns (default: "
+                  "all but the time and label columns).")
+flags.DEFINE_boolean("csv_header", True, "Series: the first CSV row names "
+                     "the columns (false: named 0, 1, ... by position).")
+flags.DEFINE_string("test_dataset", None, "A second file, read with the "
+                    "same columns and preprocessing, used as the test "
+                    "split.")
 
 
 def _ints(values, flag):
@@ -133,7 +149,11 @@ def config_from_flags():
             dataset=f.dataset, data_dir=f.data_dir,
             label_column=f.label_column,
             validation_fraction=f.validation_fraction,
-            train_classes=_ints(f.train_classes, "train_classes")),
+            train_classes=_ints(f.train_classes, "train_classes"),
+            window=f.window, window_stride=f.window_stride,
+            time_column=f.time_column,
+            feature_columns=tuple(f.feature_columns),
+            csv_header=f.csv_header, test_dataset=f.test_dataset),
         train=_T(
             epochs=f.epochs, batch_size=f.batch_size,
             learning_rate=f.learning_rate, seed=f.seed,

@@ -19,7 +19,7 @@ from kerasae.errors import ConfigError
 
 RECONSTRUCTION_LOSSES = ("auto", "bce", "mse")
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
-ARCHS = ("dense", "conv")
+ARCHS = ("dense", "conv", "conv1d", "lstm")
 NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
@@ -61,7 +61,8 @@ class ModelConfig:
 
     Attributes:
         name: registered model name (`ae`, `dae`, `sparse_ae`, `vae`, ...).
-        arch: `dense` or `conv` encoder/decoder.
+        arch: `dense`, `conv` (images), `conv1d` or `lstm` (series
+            windows) encoder/decoder.
         hidden_units: dense layer sizes, or conv filter counts, encoder side;
             the decoder mirrors them.
         latent_dim: size of the code.
@@ -129,6 +130,23 @@ class DataConfig:
     label_column: typing.Optional[str] = None
     validation_fraction: float = 0.1
     train_classes: tuple = ()
+    # issue 14: series and a second (test) file.
+    window: typing.Optional[int] = option(
+        None, "Read the file as a series (one row per time step) cut into "
+        "sliding windows of this many steps.")
+    window_stride: int = option(1, "Steps between training windows.")
+    time_column: typing.Optional[str] = option(
+        None, "Series: column of times (numbers or ISO dates), kept for "
+        "reporting, never a feature; must increase.")
+    feature_columns: tuple = option(
+        (), "Series: the feature columns (default: all but the time and "
+        "label columns).")
+    csv_header: bool = option(
+        True, "Series: the CSV's first row names the columns (false: "
+        "columns are named 0, 1, ... by position).")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the same columns and "
+        "preprocessing, used as the test split.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,10 +267,10 @@ def validate(config):
             f"--hidden_units={_csv(m.hidden_units)}: sizes must be positive, "
             "e.g. --hidden_units=512,256"
         )
-    if m.arch == "conv" and not m.hidden_units:
+    if m.arch in ("conv", "conv1d", "lstm") and not m.hidden_units:
         raise ConfigError(
-            "--arch=conv needs at least one filter count in --hidden_units, "
-            "e.g. --hidden_units=32,64"
+            f"--arch={m.arch} needs at least one filter count (lstm: unit "
+            "count) in --hidden_units, e.g. --hidden_units=32,16"
         )
     _positive("--latent_dim", m.latent_dim)
     _positive("--epochs", t.epochs)
@@ -279,11 +297,30 @@ def validate(config):
         raise ConfigError(
             f"--validation_fraction={d.validation_fraction}: must be in [0, 1)"
         )
+    _validate_series(d)
     if m.reconstruction_loss == "bce" and m.output_activation == "linear":
         raise ConfigError(
             "--reconstruction_loss=bce needs a sigmoid output: drop "
             "--output_activation=linear or use --reconstruction_loss=mse"
         )
+
+
+def _validate_series(d):
+    if d.window is not None and d.window < 2:
+        raise ConfigError(
+            f"--window={d.window}: a window holds at least 2 time steps")
+    if d.window_stride < 1:
+        raise ConfigError(
+            f"--window_stride={d.window_stride}: must be 1 or more")
+    if d.window is None:
+        for flag, value in (("time_column", d.time_column),
+                            ("feature_columns", d.feature_columns),
+                            ("window_stride", d.window_stride != 1),
+                            ("csv_header", not d.csv_header)):
+            if value:
+                raise ConfigError(
+                    f"--{flag} applies to a series only: add --window=N "
+                    "(the number of time steps a window holds)")
 
 
 def _choice(flag, value, choices):
