@@ -2,6 +2,7 @@
 
     python -m kerasae.evaluate --workdir=runs/vae
     python -m kerasae.evaluate --workdir=runs/one_class_0 --normal_classes=0
+    python -m kerasae.evaluate --workdir=runs/sensors --test_dataset=week2.csv
 
 Adds its results to `RUN/metrics.json` (the keys already there are kept),
 writes `RUN/threshold.json` and PNG files under `RUN/plots/`. Thin on
@@ -42,6 +43,10 @@ flags.DEFINE_integer("iwae_examples", _O.iwae_examples,
                      "VAE: test examples for the IWAE bound (0: all).")
 flags.DEFINE_boolean("plots", _O.plots, "Write PNG files to RUN/plots/.")
 flags.DEFINE_integer("batch_size", _O.batch_size, "Examples per pass.")
+# issue 14 flags
+flags.DEFINE_string("test_dataset", None, "A file to score, read like the "
+                    "training file (same columns and preprocessing); a "
+                    "series gets RUN/scores.csv, one row per time step.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -58,7 +63,7 @@ def options_from_flags():
               quantile=f.quantile, std_multiplier=f.std_multiplier,
               normal_classes=normal, iwae_k=f.iwae_k,
               iwae_examples=f.iwae_examples, plots=f.plots,
-              batch_size=f.batch_size)
+              batch_size=f.batch_size, test_dataset=f.test_dataset)
 
 
 def main(argv):

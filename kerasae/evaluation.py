@@ -15,6 +15,7 @@ merges them into `RUN/metrics.json`.
 
 import dataclasses
 import math
+import typing
 
 import keras
 import numpy as np
@@ -23,6 +24,7 @@ from keras import ops
 from kerasae import anomaly
 from kerasae import data as kae_data
 from kerasae import losses
+from kerasae import series_scores
 from kerasae import training
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
@@ -227,6 +229,8 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
+        test_dataset: a file to score instead of the run's test split,
+            read like the training file (`--test_dataset`).
     """
 
     score: str = "auto"
@@ -238,6 +242,8 @@ class EvalOptions:
     iwae_examples: int = 1000
     plots: bool = True
     batch_size: int = 512
+    # issue 14
+    test_dataset: typing.Optional[str] = None
 
 
 def validate(options):
@@ -311,7 +317,12 @@ def evaluate_run(workdir, options=EvalOptions()):
 
     validate(options)
     config, model, _ = training.load_run(workdir)
-    bundle = kae_data.load(config.data, seed=config.train.seed)
+    data_config = config.data if not options.test_dataset else \
+        dataclasses.replace(config.data, test_dataset=options.test_dataset)
+    bundle = kae_data.load(data_config, seed=config.train.seed)
+    if series_scores.is_series(bundle):  # issue 14: scores per time step
+        return _merge(workdir, series_scores.run(
+            model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -327,6 +338,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
+    return _merge(workdir, new)
+
+
+def _merge(workdir, new):
+    """Merges `new` sections into `RUN/metrics.json`; returns the whole."""
     metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}

@@ -221,8 +221,8 @@ def load_series(config, seed=0):
         val = test
     else:
         raise DataError(
-            f"--validation_fraction=0 but there is no --test_dataset to "
-            f"validate on: use a fraction above 0, e.g. 0.1")
+            "--validation_fraction=0 but there is no --test_dataset to "
+            "validate on: use a fraction above 0, e.g. 0.1")
     covered = train.x.covered()
     return DataBundle(
         name=series.name,
