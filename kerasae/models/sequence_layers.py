@@ -15,7 +15,11 @@ priors, Mahalanobis scores on codes) works on windows unchanged.
   Malhotra et al. 2016, "LSTM-based Encoder-Decoder for Multi-sensor
   Anomaly Detection"): stacked LSTMs read the window, the last state
   becomes the code; the decoder repeats the code for every step, runs
-  stacked LSTMs and maps each step to the features.
+  stacked LSTMs and maps each step to the features. The LSTMs are
+  unrolled over the window (its length is fixed): a `while` loop over a
+  batch of unknown size keeps TensorList ops that the TFLite converter
+  cannot lower ("TensorListReserve op requires element_shape to be
+  static"), and would need the Select-TF-ops (Flex) delegate on devices.
 """
 
 import math
@@ -52,7 +56,8 @@ def encoder_layers(input_shape, arch, hidden_units, activation):
         return stack
     for i, size in enumerate(hidden_units):
         last = i == len(hidden_units) - 1
-        stack.append(layers.LSTM(int(size), return_sequences=not last))
+        stack.append(layers.LSTM(int(size), return_sequences=not last,
+                                 unroll=True))
     return stack
 
 
@@ -79,6 +84,6 @@ def decoder_layers(output_shape, arch, hidden_units, activation):
     stack = [precision.dense(reverse[0], activation=activation),
              layers.RepeatVector(steps)]
     for size in reverse:
-        stack.append(layers.LSTM(size, return_sequences=True))
+        stack.append(layers.LSTM(size, return_sequences=True, unroll=True))
     stack.append(layers.TimeDistributed(precision.dense(features)))
     return stack
