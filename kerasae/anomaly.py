@@ -63,7 +63,7 @@ SCORES = ("auto", "reconstruction_nll", "neg_elbo_at_mean", "squared_error",
           "bernoulli_kl", "code_mahalanobis", "reconstruction_and_code")
 # Scores with parameters fitted on normal data (`fit`).
 FITTED = ("code_mahalanobis", "reconstruction_and_code")
-METHODS = ("quantile", "mean_std")
+METHODS = ("quantile", "mean_std", "max")
 THRESHOLD = "threshold.json"
 
 
@@ -279,8 +279,11 @@ def calibrate(normal_scores, method="quantile", quantile=0.99, k=3.0):
     Args:
         normal_scores: scores of examples known to be normal.
         method: `quantile` (the `quantile` of the scores: about 1 - q of
-            normal data is flagged) or `mean_std` (mean + k standard
-            deviations).
+            normal data is flagged), `mean_std` (mean + k standard
+            deviations) or `max` (the largest normal score: every
+            calibration example passes; for scores of overlapping series
+            windows, whose neighbours are alike, a quantile of a few
+            hundred of them is a noisy estimate).
         quantile: in (0, 1), for `quantile`.
         k: number of standard deviations, for `mean_std`.
 
@@ -302,6 +305,8 @@ def calibrate(normal_scores, method="quantile", quantile=0.99, k=3.0):
             raise ConfigError(
                 f"--quantile={quantile}: must lie strictly between 0 and 1")
         return float(np.quantile(s, quantile))
+    if method == "max":
+        return float(np.max(s))
     return float(np.mean(s) + k * np.std(s))
 
 

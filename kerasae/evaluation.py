@@ -219,7 +219,7 @@ class EvalOptions:
         score: anomaly score, one of `anomaly.SCORES`; `auto` is
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
-        threshold_method: `quantile` or `mean_std`.
+        threshold_method: `quantile`, `mean_std` or `max`.
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's

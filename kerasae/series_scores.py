@@ -143,6 +143,10 @@ def evaluate_series(model, bundle, options, workdir):
         "calibrated": rule_report(threshold, steps[has], labels, clean),
         "max_train_error": rule_report(train_scores.max(), steps[has],
                                        labels, clean),
+        "held_out_max": rule_report(normal.max(), steps[has], labels,
+                                    clean),
+        "held_out_q99": rule_report(np.quantile(normal, 0.99), steps[has],
+                                    labels, clean),
         "mean_plus_std": rule_report(
             train_scores.mean() + train_scores.std(), steps[has], labels,
             clean),

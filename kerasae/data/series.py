@@ -5,7 +5,9 @@ With `--window=N` a CSV (or a `.npy` / `.npz` array of shape
 order. An optional time column (numbers or ISO dates) is kept for
 reporting, never a feature, and must strictly increase; an optional label
 column holds one number per step (0 normal, anything else anomalous; never
-renumbered).
+renumbered). A training file without the label column is read as
+unlabelled, so a clean log trains with the `--label_column` its labelled
+test files (`--test_dataset`) have.
 
 Splits are stretches of time, not random samples: the last
 `validation_fraction` of the steps is held out, and no validation window
@@ -176,9 +178,9 @@ def load_series(config, seed=0):
     """
     del seed
     n = config.window
-    # A clean training log need not carry the labels its test file has.
-    series = read_series(config.dataset, config,
-                         require_label=not config.test_dataset)
+    # A clean training log need not carry the label column its test
+    # files have (the test file must have it).
+    series = read_series(config.dataset, config, require_label=False)
     _check_long_enough(series, n)
     train_end, validation = _split_steps(series, config)
     normal_only = _train_classes(config, series)
