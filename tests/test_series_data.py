@@ -223,6 +223,13 @@ def test_train_classes_needs_step_labels(tmp_path):
     assert "--train_classes=0 needs labels per step" in text
 
 
+def test_time_column_left_as_a_feature_gets_a_hint(tmp_path):
+    path, _, _ = sensor_csv(tmp_path, labels=False)
+    text = message(series_config(path, time_column=None))
+    assert "row 2, column 'timestamp'" in text
+    assert "is not a number; if it is the time, give --time_column" in text
+
+
 def test_series_flags_need_a_window():
     config = Config(data=DataConfig(dataset="x.csv", time_column="t"))
     with pytest.raises(ConfigError, match="--time_column applies to a "

@@ -369,8 +369,14 @@ def _read_csv(path, name, config, require_label=True):
             f"{name}: no feature columns are left besides the time and "
             "label columns")
     feature_names = tuple(header[i] for i in features)
-    values = _to_numbers([[row[i] for i in features] for row in rows],
-                         name, lines, feature_names)
+    try:
+        values = _to_numbers([[row[i] for i in features] for row in rows],
+                             name, lines, feature_names)
+    except DataError as error:
+        if config.time_column is None and "is not a number" in str(error):
+            raise DataError(f"{error}; if it is the time, give "
+                            "--time_column") from None
+        raise
     series = Series(name=name, values=values, feature_names=feature_names,
                     locate=lambda i: f"row {lines[i]}")
     if time_index is not None:
