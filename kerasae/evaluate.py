@@ -30,7 +30,8 @@ flags.DEFINE_string("score", _O.score, "Anomaly score: auto "
                     "neg_elbo_at_mean, squared_error, bernoulli_kl, "
                     "code_mahalanobis, reconstruction_and_code.")
 flags.DEFINE_string("threshold_method", _O.threshold_method,
-                    "quantile, mean_std or max.")
+                    "auto (quantile; series: the largest normal window "
+                    "score), quantile, mean_std or max.")
 flags.DEFINE_float("quantile", _O.quantile,
                    "Quantile of normal validation scores (quantile method).")
 flags.DEFINE_float("std_multiplier", _O.std_multiplier,

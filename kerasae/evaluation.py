@@ -219,7 +219,8 @@ class EvalOptions:
         score: anomaly score, one of `anomaly.SCORES`; `auto` is
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
-        threshold_method: `quantile`, `mean_std` or `max`.
+        threshold_method: `quantile`, `mean_std`, `max`, or `auto`
+            (`quantile`; for series `kerasae.series_scores.AUTO`).
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's
@@ -234,7 +235,7 @@ class EvalOptions:
     """
 
     score: str = "auto"
-    threshold_method: str = "quantile"
+    threshold_method: str = "auto"
     quantile: float = 0.99
     std_multiplier: float = 3.0
     normal_classes: tuple = ()
