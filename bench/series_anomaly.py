@@ -50,7 +50,7 @@ import series_data  # noqa: E402
 from kerasae import config as kae_config  # noqa: E402
 from kerasae import evaluation  # noqa: E402
 from kerasae import training  # noqa: E402
-from kerasae.detection_metrics import auroc  # noqa: E402
+from kerasae.evaluation.detection_metrics import auroc  # noqa: E402
 
 flags.DEFINE_integer("train_steps", 4000, "Steps of the clean training log.")
 flags.DEFINE_integer("test_steps", 2000, "Steps of each test file.")

@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from kerasae import evaluation
 from kerasae import export
-from kerasae import plots_series
 from kerasae import training
 from kerasae.config import Config
 from kerasae.config import DataConfig
@@ -33,7 +32,8 @@ from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.data.series import Series
 from kerasae.errors import DataError
-from kerasae.litert_runner import LiteRTModel
+from kerasae.evaluation import plots_series
+from kerasae.export.litert_runner import LiteRTModel
 
 WINDOW = 48
 STARTS = {"jump": 500, "flat": 300, "spike": 650}

@@ -1,7 +1,7 @@
 """Encoders and decoders of series windows: `conv1d` and `lstm`.
 
 Both take windows of shape `(steps, features)` and, like the other
-architectures of `kerasae.layers`, end the encoder with a dense `code`
+architectures of `kerasae.models.layers`, end the encoder with a dense `code`
 layer of `units` outputs and start the decoder with a dense layer from the
 code, so every model family (VAE mean and log-variance, adversarial
 priors, Mahalanobis scores on codes) works on windows unchanged.
@@ -26,8 +26,8 @@ import math
 
 from keras import layers
 
-from kerasae import precision
 from kerasae.errors import ConfigError
+from kerasae.models import matmul
 
 KERNEL = 7  # keras-io's kernel size, about a quarter of a 24-step day
 SEQUENCE_ARCHS = ("conv1d", "lstm")
@@ -70,7 +70,7 @@ def decoder_layers(output_shape, arch, hidden_units, activation):
         # Same-padded stride-2 convolutions round up (ceil(steps / 2^k));
         # the decoder doubles back and crops the extra steps.
         small = math.ceil(steps / 2 ** len(reverse))
-        stack = [precision.dense(small * reverse[0], activation=activation),
+        stack = [matmul.dense(small * reverse[0], activation=activation),
                  layers.Reshape((small, reverse[0]))]
         for filters in reverse:
             stack.append(layers.Conv1DTranspose(
@@ -81,9 +81,9 @@ def decoder_layers(output_shape, arch, hidden_units, activation):
         if extra:
             stack.append(layers.Cropping1D((0, extra)))
         return stack
-    stack = [precision.dense(reverse[0], activation=activation),
+    stack = [matmul.dense(reverse[0], activation=activation),
              layers.RepeatVector(steps)]
     for size in reverse:
         stack.append(layers.LSTM(size, return_sequences=True, unroll=True))
-    stack.append(layers.TimeDistributed(precision.dense(features)))
+    stack.append(layers.TimeDistributed(matmul.dense(features)))
     return stack

@@ -2,7 +2,7 @@
 
 One definition serves everything: **the score of step t is the score of
 the window that ends at step t** (steps `t - N + 1 .. t`), computed by
-`kerasae.anomaly.score_batch` exactly as for any other example. So a
+`kerasae.evaluation.anomaly.score_batch` as for any other example. So a
 device scoring a live stream sends the last `N` readings each time one
 arrives and gets that step's score from the exported `score` signature
 (which takes raw windows `[batch, N, features]`); `scores.csv`,
@@ -35,13 +35,13 @@ import os
 
 import numpy as np
 
-from kerasae import anomaly
 from kerasae import workdir as wd
 from kerasae.data.series import Windows
 from kerasae.data.series import all_normal
 from kerasae.data.series import window_starts
-from kerasae.detection_metrics import auprc
-from kerasae.detection_metrics import auroc
+from kerasae.evaluation import anomaly
+from kerasae.evaluation.detection_metrics import auprc
+from kerasae.evaluation.detection_metrics import auroc
 
 SCORES_CSV = "scores.csv"
 AUTO = ("max over the normal windows of the held-out stretch and of the "
@@ -233,7 +233,7 @@ def run(model, bundle, options, workdir):
                           "window": int(windows.window)},
            "anomaly": report}
     if options.plots:
-        from kerasae import plots_series  # matplotlib only when drawing
+        from kerasae.evaluation import plots_series  # matplotlib: drawing
 
         folder = wd.path(workdir, "plots")
         os.makedirs(folder, exist_ok=True)

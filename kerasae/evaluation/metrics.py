@@ -9,8 +9,8 @@
   same size (Baldi and Hornik 1989), to show what the nonlinearity buys.
 
 `evaluate_run(workdir, options)` loads a run, computes all of these plus the
-anomaly report (`kerasae.anomaly`) and the pictures (`kerasae.plots`), and
-merges them into `RUN/metrics.json`.
+anomaly report (`kerasae.evaluation.anomaly`) and the pictures
+(`kerasae.evaluation.plots`), and merges them into `RUN/metrics.json`.
 """
 
 import dataclasses
@@ -21,25 +21,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import anomaly
 from kerasae import data as kae_data
-from kerasae import losses
-from kerasae import series_scores
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
+from kerasae.evaluation import anomaly
+from kerasae.evaluation import prior_match
+from kerasae.evaluation import series_scores
+from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_vae(model):
-    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
-    return hasattr(model, "encode_distribution")
 
 
 def _batches(x, batch_size):
@@ -55,7 +46,7 @@ def reconstruct(model, x, y=None, batch_size=512):
     out = []
     for i, b in enumerate(_batches(x, batch_size)):
         code = model.encode(b)
-        if getattr(model, "uses_labels", False):
+        if model.uses_labels:
             labels = ops.convert_to_tensor(
                 y[i * batch_size:(i + 1) * batch_size])
             code = model.decoder_input(code, labels)
@@ -220,7 +211,7 @@ class EvalOptions:
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
         threshold_method: `quantile`, `mean_std`, `max`, or `auto`
-            (`quantile`; for series `kerasae.series_scores.AUTO`).
+            (`quantile`; for series `kerasae.evaluation.series_scores.AUTO`).
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's
@@ -277,13 +268,13 @@ def model_metrics(model, bundle, options):
     split = bundle.eval_split
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
-    if has_encoder(model):
+    if model.has_encoder:
         x_hat = reconstruct(model, split.x, split.y, options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
-    if is_vae(model):
+    if model.is_variational:
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
@@ -292,10 +283,9 @@ def model_metrics(model, bundle, options):
             result[f"iwae_nll_k{options.iwae_k}"] = float(
                 -iwae_bound(model, subset, options.iwae_k).mean())
             result["iwae_examples"] = int(len(subset))
-    if hasattr(model, "evaluation_metrics"):
-        # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.prior_match`), the GAN's sample MMD.
-        result.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    result.update(prior_match.model_metrics(model, split.x, split.y))
     return result
 
 
@@ -314,12 +304,14 @@ def evaluate_run(workdir, options=EvalOptions()):
         KerasaeError: no model in `workdir`, a bad option, or
             `normal_classes` for data without labels; one-line messages.
     """
-    from kerasae import plots  # matplotlib is only needed here
+    from kerasae.evaluation import plots  # matplotlib is only needed here
 
     validate(options)
-    config, model, _ = training.load_run(workdir)
-    data_config = config.data if not options.test_dataset else \
-        dataclasses.replace(config.data, test_dataset=options.test_dataset)
+    config, model, _ = run.load_run(workdir)
+    data_config = run.data_config(config, workdir)
+    if options.test_dataset:
+        data_config = dataclasses.replace(
+            data_config, test_dataset=options.test_dataset)
     bundle = kae_data.load(data_config, seed=config.train.seed)
     if series_scores.is_series(bundle):  # issue 14: scores per time step
         return _merge(workdir, series_scores.run(
@@ -331,7 +323,7 @@ def evaluate_run(workdir, options=EvalOptions()):
         anomaly.anomaly_labels(None, normal_classes)  # raises DataError
     new = {"evaluation": model_metrics(model, bundle, options)}
     scores = labels = threshold = None
-    if has_encoder(model):
+    if model.has_encoder:
         new["anomaly"], scores, labels = anomaly.detect(
             model, bundle, options, workdir, normal_classes)
         threshold = new["anomaly"]["threshold"]
