@@ -17,6 +17,7 @@ stretch inside the normal range, a spike). What must hold:
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -165,3 +166,28 @@ def test_long_series_picture_keeps_a_one_step_spike(tmp_path):
                                       scores, 3.0, flagged)
     assert os.path.getsize(path) > 10_000
     assert plots_series.runs([0, 1, 1, 0, 1]) == [(1, 3), (4, 5)]
+
+
+def test_docs_streaming_blocks_run(run, tmp_path, monkeypatch):
+    """The two Python blocks of docs/series.md, on a live stream."""
+    _, workdir = run
+    evaluation.evaluate_run(workdir, evaluation.EvalOptions(
+        score="squared_error", plots=False))
+    monkeypatch.chdir(tmp_path)
+    export.export(workdir, "serving", name="sensors")
+    docs = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "docs", "series.md")
+    blocks = re.findall(r"```python\n(.*?)```", open(docs).read(), re.S)
+    assert len(blocks) == 2
+    namespace = {}
+    exec(compile(blocks[0], "docs/series.md block 1", "exec"), namespace)
+    values, _ = series_data.make_series(60, seed=8)
+    results = [namespace["on_reading"](row) for row in values]
+    assert results[:WINDOW - 1] == [None] * (WINDOW - 1)
+    score, is_anomaly = results[-1]
+    exec(compile(blocks[1], "docs/series.md block 2", "exec"), namespace)
+    # The device's squared error is the served score of the same window.
+    assert namespace["error"] == pytest.approx(score, rel=1e-4)
+    threshold = json.load(open(os.path.join(workdir, "threshold.json")))
+    assert is_anomaly == (score > threshold["threshold"])
+
