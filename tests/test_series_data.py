@@ -235,3 +235,23 @@ def test_series_flags_need_a_window():
     with pytest.raises(ConfigError, match="--time_column applies to a "
                        "series only: add --window=N"):
         validate(config)
+
+
+def test_train_script_series_flags_and_one_line_error(tmp_path):
+    """train.py maps the series flags; a window too long is one line."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    path, _, _ = sensor_csv(tmp_path, 100, labels=False)
+    result = subprocess.run(
+        [sys.executable, f"{REPO}/train.py", f"--dataset={path}",
+         "--window=500", "--time_column=timestamp",
+         "--feature_columns=temperature", f"--workdir={tmp_path / 'r'}"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("error:")]
+    assert errors == ["error: --window=500 is longer than the series "
+                      "log.csv (100 steps): use a window of at most 100 "
+                      "steps"], result.stderr[-2000:]
