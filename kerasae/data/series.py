@@ -121,10 +121,12 @@ class Windows:
 
     def covered(self):
         """The model-space steps some window covers, `(steps, features)`."""
-        mask = np.zeros(len(self.series), bool)
-        for start in self.starts:  # windows overlap: mark, then take once
-            mask[start:start + self.window] = True
-        return self.series[mask]
+        # +1 where a window starts, -1 past its end: the running sum counts
+        # the windows holding each step (they overlap; each step once).
+        edges = np.zeros(len(self.series) + 1, np.int64)
+        np.add.at(edges, self.starts, 1)
+        np.add.at(edges, self.starts + self.window, -1)
+        return self.series[np.cumsum(edges)[:-1] > 0]
 
     def min(self):
         return self.covered().min()
