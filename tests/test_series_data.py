@@ -211,6 +211,14 @@ def test_test_file_with_other_columns(tmp_path):
     assert "--test_dataset=" in text and "differ from the training" in text
 
 
+def test_test_file_with_a_label_column_the_run_lacks(tmp_path):
+    path, _, _ = sensor_csv(tmp_path, labels=False)
+    test, _, _ = sensor_csv(tmp_path, 100, "test.csv")
+    text = message(series_config(path, test_dataset=test))
+    assert text.endswith("(if 'anomaly' holds labels, train with "
+                         "--label_column=anomaly)")
+
+
 def test_unknown_feature_column(tmp_path):
     path, _, _ = sensor_csv(tmp_path, labels=False)
     text = message(series_config(path, feature_columns=("humidity",)))

@@ -295,11 +295,16 @@ def _train_classes(config, series):
 
 def _check_same_columns(train, test, path):
     if tuple(test.feature_names) != tuple(train.feature_names):
+        extra = [c for c in test.feature_names
+                 if c not in train.feature_names]
+        hint = f" (if {extra[0]!r} holds labels, train with --label_column=" \
+            f"{extra[0]})" if len(extra) == 1 and \
+            train.label_name is None else ""
         raise DataError(
             f"--test_dataset={path}: its features "
             f"({', '.join(test.feature_names)}) differ from the training "
             f"file's ({', '.join(train.feature_names)}); give a file with "
-            "the same columns")
+            f"the same columns{hint}")
 
 
 # ---------------------------------------------------------------- reading

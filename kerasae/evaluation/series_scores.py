@@ -226,6 +226,12 @@ def run(model, bundle, options, workdir):
         `{"evaluation": ..., "anomaly": ..., "plots": [...]}` (no `plots`
         without `options.plots`).
     """
+    if not model.has_encoder:  # a GAN generator scores nothing
+        return {"evaluation": {
+            "split": bundle.eval_split_name,
+            "num_windows": int(len(bundle.eval_split)),
+            "window": int(bundle.input_shape[0]),
+            "note": f"{model.config.name} has no encoder: no step scores"}}
     report, steps, flagged, windows = evaluate_series(
         model, bundle, options, workdir)
     new = {"evaluation": {"split": report["scored_split"],
