@@ -108,8 +108,8 @@ def define_flags(dataclass_types=tuple(SECTIONS.values()),
 
     A field with choices becomes `DEFINE_enum` (absl rejects a typo before
     anything runs); otherwise the type decides: bool, int, float, str,
-    tuple (a comma list of whole numbers, or of numbers for a
-    `tuple[float, ...]`) and dict (`key=number` pairs). Optional types
+    tuple (a comma list of whole numbers, of numbers for a
+    `tuple[float, ...]`, of names for a `tuple[str, ...]`) and dict (`key=number` pairs). Optional types
     default to None.
 
     Args:
@@ -182,7 +182,9 @@ def _kind(field):
             and len(args) == 1:
         kind, args = args[0], list(typing.get_args(args[0]))
     origin = typing.get_origin(kind) or kind
-    element = float if origin is tuple and args and args[0] is float else int
+    element = int
+    if origin is tuple and args and args[0] in (float, str):
+        element = args[0]
     return origin, element
 
 

@@ -19,12 +19,14 @@ from kerasae.errors import ConfigError
 
 RECONSTRUCTION_LOSSES = ("auto", "bce", "mse")
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
-ARCHS = ("dense", "conv")
+ARCHS = ("dense", "conv", "conv1d", "lstm")
 # What `hidden_units` means when it is not given: dense layer sizes (the
 # classic MNIST VAE), or conv filter counts. A single 400-filter conv layer
 # (the dense default) puts a 400-to-400-channel transposed convolution in
 # the decoder: 2.9e8 multiply-adds per 28x28 image against 6.7e6 for 32,64.
-ARCH_HIDDEN_UNITS = {"dense": (400,), "conv": (32, 64)}
+ARCH_HIDDEN_UNITS = {"dense": (400,), "conv": (32, 64),
+                     # The keras-io time-series example's filters.
+                     "conv1d": (32, 16), "lstm": (64,)}
 NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
@@ -69,7 +71,8 @@ class ModelConfig:
 
     Attributes:
         name: registered model name (`ae`, `dae`, `sparse_ae`, `vae`, ...).
-        arch: `dense` or `conv` encoder/decoder.
+        arch: `dense`, `conv` (images), `conv1d` or `lstm` (series
+            windows) encoder/decoder.
         hidden_units: dense layer sizes, or conv filter counts, encoder side;
             the decoder mirrors them. None (the default) takes the arch's
             default from `ARCH_HIDDEN_UNITS` when the config is made; a
@@ -99,7 +102,9 @@ class ModelConfig:
 
     name: str = option("vae", "Model to train.",
                        choices="kerasae.models.MODELS", flag="model")
-    arch: str = option("dense", "Encoder/decoder kind.", choices=ARCHS)
+    arch: str = option(
+        "dense", "Encoder/decoder kind: dense, conv (images), conv1d or lstm "
+        "(series).", choices=ARCHS)
     # None: the arch's default, `ARCH_HIDDEN_UNITS` (the classic MNIST VAE
     # of Kingma and Welling 2014 for dense; see `__post_init__`).
     hidden_units: typing.Optional[tuple] = option(
@@ -168,12 +173,30 @@ class DataConfig:
         None, "TFDS data directory (default: TFDS_DATA_DIR or "
         "~/tensorflow_datasets).")
     label_column: typing.Optional[str] = option(
-        None, "CSV column with labels.")
+        None, "CSV column with labels (a series: per step, 0 normal, other "
+        "values anomalous).")
     validation_fraction: float = option(
         0.1, "Share of training data held out when there is no validation "
         "split.")
     train_classes: tuple = option(
         (), "Train only on these labels, e.g. 0,6.")
+    # Series and a second (test) file.
+    window: typing.Optional[int] = option(
+        None, "Read the file as a series (one row per time step) cut into "
+        "sliding windows of this many steps.")
+    window_stride: int = option(1, "Steps between training windows.")
+    time_column: typing.Optional[str] = option(
+        None, "Series: column of times (numbers or ISO dates), kept for "
+        "reporting, never a feature; must increase.")
+    feature_columns: tuple[str, ...] = option(
+        (), "Series: the feature columns (default: all but the time and "
+        "label columns).")
+    csv_header: bool = option(
+        True, "Series: the CSV's first row names the columns (false: "
+        "columns are named 0, 1, ... by position).")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the same columns and "
+        "preprocessing, used as the test split.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -306,10 +329,10 @@ def validate(config):
             f"--hidden_units={_csv(m.hidden_units)}: sizes must be positive, "
             "e.g. --hidden_units=512,256"
         )
-    if m.arch == "conv" and not m.hidden_units:
+    if m.arch in ("conv", "conv1d", "lstm") and not m.hidden_units:
         raise ConfigError(
-            "--arch=conv needs at least one filter count in --hidden_units, "
-            "e.g. --hidden_units=32,64"
+            f"--arch={m.arch} needs at least one filter count (lstm: unit "
+            "count) in --hidden_units, e.g. --hidden_units=32,16"
         )
     _positive("--latent_dim", m.latent_dim)
     _positive("--epochs", t.epochs)
@@ -336,11 +359,30 @@ def validate(config):
         raise ConfigError(
             f"--validation_fraction={d.validation_fraction}: must be in [0, 1)"
         )
+    _validate_series(d)
     if m.reconstruction_loss == "bce" and m.output_activation == "linear":
         raise ConfigError(
             "--reconstruction_loss=bce needs a sigmoid output: drop "
             "--output_activation=linear or use --reconstruction_loss=mse"
         )
+
+
+def _validate_series(d):
+    if d.window is not None and d.window < 2:
+        raise ConfigError(
+            f"--window={d.window}: a window holds at least 2 time steps")
+    if d.window_stride < 1:
+        raise ConfigError(
+            f"--window_stride={d.window_stride}: must be 1 or more")
+    if d.window is None:
+        for flag, value in (("time_column", d.time_column),
+                            ("feature_columns", d.feature_columns),
+                            ("window_stride", d.window_stride != 1),
+                            ("csv_header", not d.csv_header)):
+            if value:
+                raise ConfigError(
+                    f"--{flag} applies to a series only: add --window=N "
+                    "(the number of time steps a window holds)")
 
 
 def _choice(flag, value, choices):

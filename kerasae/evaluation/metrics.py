@@ -15,6 +15,7 @@ anomaly report (`kerasae.evaluation.anomaly`) and the pictures
 
 import dataclasses
 import math
+import typing
 
 import keras
 import numpy as np
@@ -28,6 +29,7 @@ from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
 from kerasae.evaluation import prior_match
+from kerasae.evaluation import series_scores
 from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -182,7 +184,8 @@ class EvalOptions:
         score: anomaly score, one of `anomaly.SCORES`; `auto` is
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
-        threshold_method: `quantile` or `mean_std`.
+        threshold_method: `quantile`, `mean_std`, `max`, or `auto`
+            (`quantile`; for series `kerasae.evaluation.series_scores.AUTO`).
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's
@@ -192,6 +195,8 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
+        test_dataset: a file to score instead of the run's test split,
+            read like the training file (`--test_dataset`).
     """
 
     # Plain strings, checked by `validate`, so a bad value gets the same
@@ -200,7 +205,9 @@ class EvalOptions:
         "auto", "Anomaly score: auto (= reconstruction_and_code), "
         "reconstruction_nll, neg_elbo_at_mean, squared_error, bernoulli_kl, "
         "code_mahalanobis, reconstruction_and_code.")
-    threshold_method: str = option("quantile", "quantile or mean_std.")
+    threshold_method: str = option(
+        "auto", "auto (series: the largest score of every normal window; "
+        "otherwise quantile), quantile, mean_std or max.")
     quantile: float = option(
         0.99, "Quantile of normal validation scores (quantile method).")
     std_multiplier: float = option(
@@ -215,6 +222,9 @@ class EvalOptions:
         1000, "VAE: test examples for the IWAE bound (0: all).")
     plots: bool = option(True, "Write PNG files to RUN/plots/.")
     batch_size: int = option(512, "Examples per pass.")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the training file's columns and "
+        "preprocessing, scored as the test split.")
 
 
 def validate(options):
@@ -288,8 +298,14 @@ def evaluate_run(workdir, options=EvalOptions()):
 
     validate(options)
     config, model, _ = run.load_run(workdir)
-    bundle = kae_data.load(run.data_config(config, workdir),
-                           seed=config.train.seed)
+    data_config = run.data_config(config, workdir)
+    if options.test_dataset:
+        data_config = dataclasses.replace(
+            data_config, test_dataset=options.test_dataset)
+    bundle = kae_data.load(data_config, seed=config.train.seed)
+    if series_scores.is_series(bundle):  # issue 14: scores per time step
+        return _merge(workdir, series_scores.run(
+            model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -305,6 +321,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
+    return _merge(workdir, new)
+
+
+def _merge(workdir, new):
+    """Merges `new` sections into `RUN/metrics.json`; returns the whole."""
     metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}
