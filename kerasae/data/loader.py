@@ -10,6 +10,8 @@ import os
 import numpy as np
 
 from kerasae.data import preprocessing
+from kerasae.data import series
+from kerasae.data import test_file
 from kerasae.data.arrays import read_npy
 from kerasae.data.arrays import read_npz
 from kerasae.data.binarize import binarize_bundle
@@ -44,11 +46,15 @@ def load(config, seed=0, source=None):
             is one line saying what to fix.
         ConfigError: `validation_fraction` outside [0, 1).
     """
+    if config.window is not None:
+        return series.load_series(config, seed)  # issue 14
     if source is None:
         source = read_source(config)
     train, validation, test = choose_splits(
         source, config.validation_fraction, tuple(config.train_classes),
         seed)
+    if config.test_dataset:
+        test = test_file.read_test_split(config, source, read_source)
     prep = preprocessing.fit(source.scaling, train.x)
     train, validation = _apply(prep, train), _apply(prep, validation)
     test = None if test is None else _apply(prep, test)

@@ -15,6 +15,7 @@ anomaly report (`kerasae.evaluation.anomaly`) and the pictures
 
 import dataclasses
 import math
+import typing
 
 import keras
 import numpy as np
@@ -22,11 +23,13 @@ import numpy as np
 from kerasae import data as kae_data
 from kerasae import run
 from kerasae import workdir as wd
+from kerasae.config import option
 from kerasae.data import binarize as binarize_mod
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
 from kerasae.evaluation import prior_match
+from kerasae.evaluation import series_scores
 from kerasae.models import losses
 
 
@@ -197,7 +200,8 @@ class EvalOptions:
         score: anomaly score, one of `anomaly.SCORES`; `auto` is
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
-        threshold_method: `quantile` or `mean_std`.
+        threshold_method: `quantile`, `mean_std`, `max`, or `auto`
+            (`quantile`; for series `kerasae.evaluation.series_scores.AUTO`).
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's
@@ -207,23 +211,51 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
+        test_dataset: a file to score instead of the run's test split,
+            read like the training file (`--test_dataset`).
         probes: codes as features (`kerasae.evaluation.probes`):
             linear-probe and 5-NN accuracy, when the data has labels.
         probe_examples: training examples the probes are fitted on (0:
             all).
+        iwae_paper: k = 5000 on the whole test set (Burda et al.'s
+            protocol), whatever `iwae_k` and `iwae_examples` say.
     """
 
-    score: str = "auto"
-    threshold_method: str = "quantile"
-    quantile: float = 0.99
-    std_multiplier: float = 3.0
-    normal_classes: tuple = ()
-    iwae_k: int = 100
-    iwae_examples: int = 1000
-    plots: bool = True
-    batch_size: int = 512
-    probes: bool = True
-    probe_examples: int = 10000
+    # Plain strings, checked by `validate`, so a bad value gets the same
+    # one-line `error:` and exit status 2 as every other mistake.
+    score: str = option(
+        "auto", "Anomaly score: auto (= reconstruction_and_code), "
+        "reconstruction_nll, neg_elbo_at_mean, squared_error, bernoulli_kl, "
+        "code_mahalanobis, reconstruction_and_code.")
+    threshold_method: str = option(
+        "auto", "auto (series: the largest score of every normal window; "
+        "otherwise quantile), quantile, mean_std or max.")
+    quantile: float = option(
+        0.99, "Quantile of normal validation scores (quantile method).")
+    std_multiplier: float = option(
+        3.0, "k in mean + k * std (mean_std method).")
+    normal_classes: tuple = option(
+        (), "Labels that are normal, e.g. 0; others count as anomalies "
+        "(default: --train_classes).")
+    iwae_k: int = option(
+        100, "VAE: importance samples of the IWAE bound (5000: Burda et "
+        "al.'s protocol; 0: skip).")
+    iwae_examples: int = option(
+        1000, "VAE: test examples for the IWAE bound (0: all).")
+    plots: bool = option(True, "Write PNG files to RUN/plots/.")
+    batch_size: int = option(512, "Examples per pass.")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the training file's columns and "
+        "preprocessing, scored as the test split.")
+    probes: bool = option(
+        True, "Codes as features: linear-probe and 5-NN test accuracy, next "
+        "to raw inputs and PCA (labelled data only).")
+    probe_examples: int = option(
+        10000, "Training examples the probes are fitted on (0: all).")
+    iwae_paper: bool = option(
+        False, "VAE: the test NLL as Burda et al. report it, k=5000 on the "
+        "whole test set (overrides --iwae_k and --iwae_examples; hours on "
+        "a CPU).")
 
 
 def validate(options):
@@ -267,10 +299,12 @@ def model_metrics(model, bundle, options):
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
-        if options.iwae_k:
-            subset = split.x[:options.iwae_examples or len(split.x)]
+        k, examples = (5000, 0) if options.iwae_paper else \
+            (options.iwae_k, options.iwae_examples)
+        if k:
+            subset = split.x[:examples or len(split.x)]
             result.update(nll_estimate(
-                model, subset, options.iwae_k,
+                model, subset, k,
                 getattr(bundle, "binarize", "none")))
     if model.has_encoder and options.probes and split.y is not None \
             and bundle.train.y is not None:
@@ -305,8 +339,14 @@ def evaluate_run(workdir, options=EvalOptions()):
 
     validate(options)
     config, model, _ = run.load_run(workdir)
-    bundle = kae_data.load(run.data_config(config, workdir),
-                           seed=config.train.seed)
+    data_config = run.data_config(config, workdir)
+    if options.test_dataset:
+        data_config = dataclasses.replace(
+            data_config, test_dataset=options.test_dataset)
+    bundle = kae_data.load(data_config, seed=config.train.seed)
+    if series_scores.is_series(bundle):  # issue 14: scores per time step
+        return _merge(workdir, series_scores.run(
+            model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -322,6 +362,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
+    return _merge(workdir, new)
+
+
+def _merge(workdir, new):
+    """Merges `new` sections into `RUN/metrics.json`; returns the whole."""
     metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}
