@@ -109,8 +109,8 @@ def define_flags(dataclass_types=tuple(SECTIONS.values()),
     A field with choices becomes `DEFINE_enum` (absl rejects a typo before
     anything runs); otherwise the type decides: bool, int, float, str,
     tuple (a comma list of whole numbers, of numbers for a
-    `tuple[float, ...]`, of names for a `tuple[str, ...]`) and dict (`key=number` pairs). Optional types
-    default to None.
+    `tuple[float, ...]`, of names for a `tuple[str, ...]`) and dict
+    (`key=number` pairs). Optional types default to None.
 
     Args:
         dataclass_types: dataclasses whose fields were written with
