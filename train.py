@@ -101,6 +101,11 @@ flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
                      "Replace a previous run in --workdir.")
+# issue 13 flags
+flags.DEFINE_integer("keep_checkpoints", _T.keep_checkpoints,
+                     "Checkpoints kept in WORKDIR/checkpoints: the last N "
+                     "epochs' weights and the best by validation loss "
+                     "(0: none).")
 
 
 def _ints(values, flag):
@@ -144,7 +149,8 @@ def config_from_flags():
             steps_per_execution=f.steps_per_execution,
             jit_compile=f.jit_compile,
             matmul_precision=f.matmul_precision,
-            thread_pools=f.thread_pools),
+            thread_pools=f.thread_pools,
+            keep_checkpoints=f.keep_checkpoints),
     )
     if getattr(models.MODELS.get(f.model), "uses_prior", False):
         adversarial.validate_config(config)  # a bad prior fails before data

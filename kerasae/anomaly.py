@@ -64,7 +64,7 @@ SCORES = ("auto", "reconstruction_nll", "neg_elbo_at_mean", "squared_error",
 # Scores with parameters fitted on normal data (`fit`).
 FITTED = ("code_mahalanobis", "reconstruction_and_code")
 METHODS = ("quantile", "mean_std")
-THRESHOLD = "threshold.json"
+THRESHOLD = wd.THRESHOLD
 
 
 def resolve_score(model, score="auto"):

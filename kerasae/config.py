@@ -158,6 +158,8 @@ class TrainConfig:
             intra-op thread, an inter-op thread per core) or `auto`
             (`inter_op` where every matmul fits one core's L2 cache; see
             `kerasae.threads`).
+        keep_checkpoints: epochs' weights kept in `checkpoints/`: the
+            last this many, and the best by validation loss (0: none).
     """
 
     epochs: int = 10
@@ -175,6 +177,9 @@ class TrainConfig:
     jit_compile: bool = False
     matmul_precision: str = "auto"
     thread_pools: str = "auto"
+    keep_checkpoints: int = option(
+        3, "Checkpoints kept in WORKDIR/checkpoints: the last N epochs' "
+        "weights and the best by validation loss (0: none).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,6 +266,9 @@ def validate(config):
     _positive("--steps_per_execution", t.steps_per_execution)
     if t.steps_per_epoch is not None:
         _positive("--steps_per_epoch", t.steps_per_epoch)
+    if t.keep_checkpoints < 0:
+        raise ConfigError(f"--keep_checkpoints={t.keep_checkpoints}: must "
+                          "be 0 or more")
     if t.cpu_devices < 0:
         raise ConfigError(f"--cpu_devices={t.cpu_devices}: must be 0 or more")
     if m.noise_level < 0 or (m.noise != "gaussian" and m.noise_level > 1):

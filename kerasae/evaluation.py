@@ -22,6 +22,7 @@ from keras import ops
 
 from kerasae import anomaly
 from kerasae import data as kae_data
+from kerasae import lock
 from kerasae import losses
 from kerasae import training
 from kerasae import workdir as wd
@@ -307,9 +308,17 @@ def evaluate_run(workdir, options=EvalOptions()):
         KerasaeError: no model in `workdir`, a bad option, or
             `normal_classes` for data without labels; one-line messages.
     """
+    validate(options)
+    # Evaluation writes metrics.json, threshold.json and plots/: it is a
+    # writer like training, so it waits for no one and no one for it.
+    with lock.hold(workdir, "evaluate"):
+        return _evaluate_run(workdir, options)
+
+
+def _evaluate_run(workdir, options):
+    """`evaluate_run` under the workdir's lock."""
     from kerasae import plots  # matplotlib is only needed here
 
-    validate(options)
     config, model, _ = training.load_run(workdir)
     bundle = kae_data.load(config.data, seed=config.train.seed)
     normal_classes = tuple(options.normal_classes) or (

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import anomaly
+from kerasae import lock
 from kerasae import training
 from kerasae import workdir as wd
 from kerasae.endpoints import build_archive
@@ -36,7 +37,7 @@ from kerasae.errors import KerasaeError
 
 FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = ("dynamic", "float16", "int8")
-THRESHOLD = "threshold.json"
+THRESHOLD = wd.THRESHOLD
 
 
 class ExportError(KerasaeError):
@@ -192,6 +193,16 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
         raise ExportError(f"--name={name!r}: give a plain folder name")
     if version is not None and version < 1:
         raise ExportError(f"--version={version}: must be 1 or more")
+    # A workdir being written (a run, an evaluation) is refused; the
+    # shared lock keeps one from starting while this reads it.
+    with lock.reading(workdir):
+        return _export(workdir, export_dir, formats, quantize, name,
+                       version, overwrite)
+
+
+def _export(workdir, export_dir, formats, quantize, name, version,
+            overwrite):
+    """`export` under the workdir's shared lock."""
     config, model, pre = training.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
         "score": score_name(model), "threshold": None, "params": None}

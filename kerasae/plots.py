@@ -22,7 +22,7 @@ from kerasae import layers as kae_layers  # noqa: E402
 from kerasae import plots_latent  # noqa: E402
 from kerasae import workdir as wd  # noqa: E402
 
-PLOTS = "plots"
+PLOTS = wd.PLOTS
 
 
 def _is_image(shape):

@@ -23,7 +23,7 @@ OPTIONS.autotune.enabled = False
 
 
 def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
-                 repeat=False, drop_remainder=False):
+                 repeat=False, drop_remainder=False, position=None):
     """Builds a batched `tf.data.Dataset` over arrays.
 
     Args:
@@ -37,6 +37,13 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
             unless `drop_remainder`.
         drop_remainder: drop a last, smaller batch (e.g. for TPUs, or a
             fixed global batch under a distribution strategy).
+        position: None, or a scalar int64 `tf.Variable` saying where each
+            iteration starts in the endless sequence of batches (epoch
+            e's batches, then epoch e + 1's, ...), read when the
+            iteration starts. Epoch e's order is then a pure function of
+            `(seed, e)` (`epoch_order`), so a resumed run sets it and
+            replays the order of an uninterrupted one. Without `repeat`
+            an iteration is the one epoch it points into.
 
     Returns:
         A dataset of `x` batches when `y` is None, else of `(x, y)` tuples.
@@ -55,15 +62,22 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
             "with drop_remainder there is no batch to repeat")
     arrays = tf.convert_to_tensor(x) if y is None else \
         (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
-    orders = epoch_orders(len(x), shuffle, seed)
-    if not repeat:
-        orders = orders.take(1)
-    ds = orders.flat_map(lambda order: index_batches(
-        order, len(x), batch_size, drop_remainder))
-    # flat_map hides the number of batches; Keras needs it for its
-    # progress bar and to end an epoch without an out-of-data warning.
+    # Batches per epoch: the reshape in `index_batches` cuts this many.
     batches = len(x) // batch_size if drop_remainder else \
         -(-len(x) // batch_size)
+    if position is None:
+        orders = epoch_orders(len(x), shuffle, seed)
+        if not repeat:
+            orders = orders.take(1)
+        ds = orders.flat_map(lambda order: index_batches(
+            order, len(x), batch_size, drop_remainder))
+    else:
+        ds = tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: batches_from(position.read_value(), len(x),
+                                   batch_size, drop_remainder, shuffle,
+                                   seed, batches, repeat))
+    # flat_map hides the number of batches; Keras needs it for its
+    # progress bar and to end an epoch without an out-of-data warning.
     ds = ds.apply(tf.data.experimental.assert_cardinality(
         tf.data.INFINITE_CARDINALITY if repeat and batches else batches))
     ds = ds.map(lambda index: tf.nest.map_structure(
@@ -81,6 +95,32 @@ def index_batches(order, n, batch_size, drop_remainder):
         batches = batches.concatenate(
             tf.data.Dataset.from_tensors(order[full * batch_size:]))
     return batches
+
+
+def epoch_order(n, shuffle, seed, epoch):
+    """Epoch `epoch`'s index vector: `0..n-1`, or with `shuffle` a
+    permutation that is a pure function of `(seed, epoch)`."""
+    indices = tf.range(n, dtype=tf.int64)
+    if not shuffle:
+        return indices
+    return tf.random.experimental.stateless_shuffle(
+        indices, seed=tf.stack([tf.constant(seed, tf.int64),
+                                tf.cast(epoch, tf.int64)]))
+
+
+def batches_from(position, n, batch_size, drop_remainder, shuffle, seed,
+                 batches, repeat):
+    """The batches of index vectors from `position` (a batch count) on:
+    the rest of its epoch, then (with `repeat`) every later epoch."""
+    if batches == 0:
+        return tf.data.Dataset.from_tensors(
+            tf.zeros([0], tf.int64)).take(0)
+    position = tf.cast(position, tf.int64)
+    ds = tf.data.Dataset.counter(position // batches).flat_map(
+        lambda epoch: index_batches(epoch_order(n, shuffle, seed, epoch),
+                                    n, batch_size, drop_remainder))
+    ds = ds.skip(position % batches)
+    return ds if repeat else ds.take(batches - position % batches)
 
 
 def epoch_orders(n, shuffle, seed):
