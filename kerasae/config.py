@@ -264,6 +264,12 @@ def validate(config):
     _positive("--batch_size", t.batch_size)
     _positive("--learning_rate", t.learning_rate)
     _positive("--steps_per_execution", t.steps_per_execution)
+    _positive("--discriminator_learning_rate", t.discriminator_learning_rate)
+    _positive("--generator_learning_rate", t.generator_learning_rate)
+    if any(int(u) <= 0 for u in m.discriminator_units):
+        raise ConfigError(
+            f"--discriminator_units={_csv(m.discriminator_units)}: give "
+            "positive sizes, e.g. --discriminator_units=512,512")
     if t.steps_per_epoch is not None:
         _positive("--steps_per_epoch", t.steps_per_epoch)
     if t.keep_checkpoints < 0:

@@ -320,6 +320,8 @@ def _evaluate_run(workdir, options):
     from kerasae import plots  # matplotlib is only needed here
 
     config, model, _ = training.load_run(workdir)
+    # Read before anything is written: a damaged file refuses the run.
+    metrics = wd.read_json(workdir, wd.METRICS) or {}
     bundle = kae_data.load(config.data, seed=config.train.seed)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
@@ -336,7 +338,6 @@ def _evaluate_run(workdir, options):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
-    metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}
     # A new anomaly report replaces the old whole: mixing the figures of

@@ -36,6 +36,7 @@ from kerasae import threads as kae_threads
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
+from kerasae.models import adversarial
 
 
 def resolve(config, bundle):
@@ -89,7 +90,9 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         KerasaeError: bad config, data or workdir, with a one-line message.
     """
     kae_config.validate(config)
-    models.MODELS.get(config.model.name)  # unknown names fail before loading
+    # Unknown names and bad priors fail before loading, as from train.py.
+    if getattr(models.MODELS.get(config.model.name), "uses_prior", False):
+        adversarial.validate_config(config)
     # The lock comes before anything is loaded or written: a second run
     # on a busy workdir stops at once. Only the chief writes, so only the
     # chief of a multi-worker run holds it.
