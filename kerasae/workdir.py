@@ -2,7 +2,7 @@
 
 A workdir holds one run: `config.json` (the resolved `Config`),
 `preprocessing.json` (raw -> model-space map), `backup/` (the state a
-killed run resumes from, `kerasae.checkpoints`), `checkpoints/` (the last
+killed run resumes from, `kerasae.run_state`), `checkpoints/` (the last
 few epochs' weights and the best), `logs/` (TensorBoard), `history.csv`,
 `model.keras` and `metrics.json`; evaluation adds `threshold.json` and
 `plots/`. Re-running the same command resumes; a different config is
@@ -32,10 +32,13 @@ CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 THRESHOLD = "threshold.json"  # written by `kerasae.evaluate`
 PLOTS = "plots"  # written by `kerasae.evaluate`
+# Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
+# export and resuming.
+ARRAYS = "data.npz"
 # Everything a run and its evaluation write; `--overwrite` removes exactly
 # these (and their `.tmp` leftovers), never the lock file `.lock`.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
-           CHECKPOINTS, LOGS, THRESHOLD, PLOTS)
+           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS)
 
 # What to do about a damaged file, by name: the end of the one-line error.
 _RETRAIN = "train again with --overwrite (or use another --workdir)"

@@ -16,6 +16,7 @@ from conftest import REPO
 from sample_data import blob_images
 from training_callbacks import StopAfter
 
+import kerasae
 from kerasae import evaluation
 from kerasae import export as kae_export
 from kerasae import lock
@@ -107,6 +108,10 @@ def run_export(runs, workdir):
     kae_export.export(workdir, os.path.join(workdir + "-serving"))
 
 
+def run_load(runs, workdir):
+    kerasae.load(workdir)
+
+
 TRUNCATED = "truncated"
 CASES = [
     # (command, run, file, damage, what to do)
@@ -136,6 +141,13 @@ CASES = [
     (run_export, "finished", wd.MODEL, truncate, wd.FIXES[wd.MODEL]),
     (run_export, "finished", wd.MODEL, foreign_model, wd.FIXES[wd.MODEL]),
     (run_export, "finished", wd.THRESHOLD, truncate, wd.FIXES[wd.THRESHOLD]),
+    (run_load, "finished", wd.CONFIG, truncate, wd.FIXES[wd.CONFIG]),
+    (run_load, "finished", wd.PREPROCESSING, truncate,
+     wd.FIXES[wd.PREPROCESSING]),
+    (run_load, "finished", wd.MODEL, truncate, wd.FIXES[wd.MODEL]),
+    (run_load, "finished", wd.METRICS, write("{"), wd.FIXES[wd.METRICS]),
+    (run_load, "finished", wd.THRESHOLD, write('"0.5"'),
+     wd.FIXES[wd.THRESHOLD]),
 ]
 
 

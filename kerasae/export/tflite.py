@@ -17,7 +17,7 @@
 - `manifest.json`: shapes, signatures, preprocessing and file sizes.
 
 The graphs come from the same endpoints as the SavedModel
-(`kerasae.endpoints`), converted with
+(`kerasae.export.endpoints`), converted with
 `tf.lite.TFLiteConverter.from_saved_model(..., signature_keys=[...])`.
 """
 
@@ -28,12 +28,14 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import data as kae_data
-from kerasae import endpoints as kae_endpoints
-from kerasae import export as kae_export
+from kerasae.errors import ExportError
 from kerasae.errors import KerasaeError
-from kerasae.litert_runner import LiteRTModel
+from kerasae.export import endpoints as kae_endpoints
+from kerasae.export.litert_runner import LiteRTModel
 
 CALIBRATION_EXAMPLES = 200
+# TFLite variants beside the float32 one (`--quantize`).
+QUANTIZATIONS = ("dynamic", "float16", "int8")
 PARTS = {"encoder": "encode", "decoder": "decode"}
 
 
@@ -60,23 +62,23 @@ def calibration_inputs(config, model, preprocessing,
     try:
         bundle = kae_data.load(config.data, seed=config.train.seed)
     except KerasaeError as error:
-        raise kae_export.ExportError(
+        raise ExportError(
             f"--quantize=int8 calibrates on the training data, which cannot "
             f"be loaded: {error}") from None
     x, y = bundle.train.x[:count], bundle.train.y
     labels = [] if y is None else list(y[:count].astype(np.int32))
     rng = np.random.default_rng(config.train.seed)
     prior = rng.standard_normal((len(x), model.latent_dim)).astype(np.float32)
-    if hasattr(model, "sample_prior"):
+    if model.uses_prior:
         prior = np.asarray(model.sample_prior(len(x), seed=config.train.seed))
-    codes = [prior] if kae_endpoints.is_generative(model) else []
-    if kae_endpoints.has_encoder(model):
+    codes = [prior] if model.is_generative else []
+    if model.has_encoder:
         codes.insert(0, np.asarray(model.encode(x)))
     decode = {"code": np.concatenate(codes)}
-    if kae_endpoints.is_labelled(model):
+    if model.uses_labels:
         decode["label"] = np.asarray(labels * len(codes), np.int32)
     found = {"decode": decode}
-    if kae_endpoints.has_encoder(model):
+    if model.has_encoder:
         found["encode"] = {"x": preprocessing.invert(x)}
     return found
 
@@ -186,7 +188,7 @@ def measure(folder, model, preprocessing, x_raw):
     code = np.asarray(model.encode(x_model))
     reconstruction = preprocessing.invert(np.asarray(model.decode(code)))
     modes = ["float32"] + [
-        m for m in kae_export.QUANTIZATIONS
+        m for m in QUANTIZATIONS
         if os.path.exists(os.path.join(folder, file_name("encoder", m)))]
     results = {}
     for mode in modes:

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from kerasae import layers as kae_layers  # noqa: E402
-from kerasae import plots_latent  # noqa: E402
 from kerasae import workdir as wd  # noqa: E402
+from kerasae.evaluation import plots_latent  # noqa: E402
+from kerasae.models import layers as kae_layers  # noqa: E402
 
 PLOTS = wd.PLOTS
 
@@ -102,7 +102,7 @@ def denoising_rows(noisy, clean, denoised, path, n=10,
 def sample_grid(model, n, path, seed=0):
     """An n x n grid of samples decoded from the model's prior.
 
-    The one of `kerasae.plots_latent` (VAE: N(0, I); adversarial
+    The one of `kerasae.evaluation.plots_latent` (VAE: N(0, I); adversarial
     autoencoder and GAN: their priors), here so every picture of a run can
     be found in one module.
     """
@@ -219,21 +219,21 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
     encoder = getattr(model, "encoder", None) is not None
     supervised = getattr(model, "uses_labels", False)
     if encoder:
-        from kerasae import evaluation
+        from kerasae.evaluation import metrics
         x = split.x[:10]
         y = None if split.y is None else split.y[:10]
-        x_hat = evaluation.reconstruct(model, x, y)
+        x_hat = metrics.reconstruct(model, x, y)
         reconstruction_grid(x, x_hat, out("reconstruction.png"), data_range=r)
         if model.config.name == "dae":
             c = model.config
             noisy = keras.ops.convert_to_numpy(kae_layers.corrupt(
                 ops.convert_to_tensor(x), c.noise, c.noise_level, r,
                 keras.random.SeedGenerator(seed)))
-            denoised = evaluation.reconstruct(model, noisy)
+            denoised = metrics.reconstruct(model, noisy)
             denoising_rows(noisy, x, denoised, out("denoising.png"),
                            data_range=r)
         some = split.x[:2000]
-        code_map(evaluation.encode(model, some), out("codes.png"),
+        code_map(metrics.encode(model, some), out("codes.png"),
                  None if split.y is None else split.y[:2000])
         if not supervised:
             interpolation(model, split.x[0], split.x[1],

@@ -2,8 +2,8 @@
 
 `export(workdir, export_dir)` writes `export_dir/<name>/<version>/` (the
 folder TF Serving watches is `export_dir/<name>/`) and, for `tflite`,
-`export_dir/tflite/<name>/` (see `kerasae.tflite`). The SavedModel is a
-`keras.export.ExportArchive` of the endpoints in `kerasae.endpoints`
+`export_dir/tflite/<name>/` (see `kerasae.export.tflite`). The SavedModel is a
+`keras.export.ExportArchive` of the endpoints in `kerasae.export.endpoints`
 (serving_default, encode, decode, score, and sample for generative models),
 each with a fixed input signature; the training preprocessing is inside, so
 clients send and receive raw values. When the workdir holds
@@ -19,6 +19,7 @@ built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the
 watched `export_dir/<name>/`) and renamed into place.
 """
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -26,22 +27,18 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from kerasae import anomaly
 from kerasae import lock
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
-from kerasae.endpoints import build_archive
-from kerasae.endpoints import score_name
 from kerasae.errors import ConfigError
-from kerasae.errors import KerasaeError
+from kerasae.errors import ExportError
+from kerasae.evaluation import anomaly
+from kerasae.export.endpoints import build_archive
+from kerasae.export.endpoints import score_name
+from kerasae.export.tflite import QUANTIZATIONS
 
 FORMATS = ("saved_model", "tflite")
-QUANTIZATIONS = ("dynamic", "float16", "int8")
 THRESHOLD = wd.THRESHOLD
-
-
-class ExportError(KerasaeError):
-    """An export option, folder or existing artifact conflicts."""
 
 
 def read_scoring(workdir, model):
@@ -49,8 +46,8 @@ def read_scoring(workdir, model):
 
     `workdir/threshold.json` is `{"threshold": float}`, optionally with
     `"score": name` (default: `score_name(model)`, the reconstruction loss)
-    and, for `kerasae.anomaly.FITTED` scores, `"params"`. Any score of
-    `kerasae.anomaly.SCORES` that `model` can compute is served.
+    and, for `kerasae.evaluation.anomaly.FITTED` scores, `"params"`. Any score
+    of `kerasae.evaluation.anomaly.SCORES` that `model` can compute is served.
 
     Returns:
         `{"score", "threshold", "params"}` (`params` None for scores
@@ -203,7 +200,7 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
 def _export(workdir, export_dir, formats, quantize, name, version,
             overwrite):
     """`export` under the workdir's shared lock."""
-    config, model, pre = training.load_run(workdir)
+    config, model, pre = run.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
         "score": score_name(model), "threshold": None, "params": None}
     name = name or config.model.name
@@ -231,9 +228,15 @@ def _export(workdir, export_dir, formats, quantize, name, version,
                     built["saved_model"], verbose=False)
         files = []
         if "tflite" in built:
-            from kerasae import tflite  # the converter is only needed here
+            from kerasae.export import (
+                tflite,  # the converter is only needed here
+            )
+            # int8 calibration reads the training data (a run trained on
+            # arrays kept them in its workdir).
             files = tflite.export_tflite(
-                config, model, pre, built["tflite"], quantize,
+                dataclasses.replace(
+                    config, data=run.data_config(config, workdir)),
+                model, pre, built["tflite"], quantize,
                 os.path.join(scratch, "source"))
         for key, folder in built.items():
             _move_into_place(folder, targets[key], overwrite)

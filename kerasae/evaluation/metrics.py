@@ -9,8 +9,8 @@
   same size (Baldi and Hornik 1989), to show what the nonlinearity buys.
 
 `evaluate_run(workdir, options)` loads a run, computes all of these plus the
-anomaly report (`kerasae.anomaly`) and the pictures (`kerasae.plots`), and
-merges them into `RUN/metrics.json`.
+anomaly report (`kerasae.evaluation.anomaly`) and the pictures
+(`kerasae.evaluation.plots`), and merges them into `RUN/metrics.json`.
 """
 
 import dataclasses
@@ -20,25 +20,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import anomaly
 from kerasae import data as kae_data
 from kerasae import lock
-from kerasae import losses
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
+from kerasae.evaluation import anomaly
+from kerasae.evaluation import prior_match
+from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_vae(model):
-    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
-    return hasattr(model, "encode_distribution")
 
 
 def _batches(x, batch_size):
@@ -54,7 +45,7 @@ def reconstruct(model, x, y=None, batch_size=512):
     out = []
     for i, b in enumerate(_batches(x, batch_size)):
         code = model.encode(b)
-        if getattr(model, "uses_labels", False):
+        if model.uses_labels:
             labels = ops.convert_to_tensor(
                 y[i * batch_size:(i + 1) * batch_size])
             code = model.decoder_input(code, labels)
@@ -271,13 +262,13 @@ def model_metrics(model, bundle, options):
     split = bundle.eval_split
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
-    if has_encoder(model):
+    if model.has_encoder:
         x_hat = reconstruct(model, split.x, split.y, options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
-    if is_vae(model):
+    if model.is_variational:
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
@@ -286,10 +277,9 @@ def model_metrics(model, bundle, options):
             result[f"iwae_nll_k{options.iwae_k}"] = float(
                 -iwae_bound(model, subset, options.iwae_k).mean())
             result["iwae_examples"] = int(len(subset))
-    if hasattr(model, "evaluation_metrics"):
-        # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.prior_match`), the GAN's sample MMD.
-        result.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    result.update(prior_match.model_metrics(model, split.x, split.y))
     return result
 
 
@@ -317,12 +307,13 @@ def evaluate_run(workdir, options=EvalOptions()):
 
 def _evaluate_run(workdir, options):
     """`evaluate_run` under the workdir's lock."""
-    from kerasae import plots  # matplotlib is only needed here
+    from kerasae.evaluation import plots  # matplotlib is only needed here
 
-    config, model, _ = training.load_run(workdir)
+    config, model, _ = run.load_run(workdir)
     # Read before anything is written: a damaged file refuses the run.
     metrics = wd.read_json(workdir, wd.METRICS) or {}
-    bundle = kae_data.load(config.data, seed=config.train.seed)
+    bundle = kae_data.load(run.data_config(config, workdir),
+                           seed=config.train.seed)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -330,7 +321,7 @@ def _evaluate_run(workdir, options):
         anomaly.anomaly_labels(None, normal_classes)  # raises DataError
     new = {"evaluation": model_metrics(model, bundle, options)}
     scores = labels = threshold = None
-    if has_encoder(model):
+    if model.has_encoder:
         new["anomaly"], scores, labels = anomaly.detect(
             model, bundle, options, workdir, normal_classes)
         threshold = new["anomaly"]["threshold"]

@@ -26,17 +26,21 @@ import tensorflow as tf
 
 from kerasae import config as kae_config
 from kerasae import data as kae_data
-from kerasae import distribute
 from kerasae import lock
 from kerasae import models
-from kerasae import optimizers
-from kerasae import precision as kae_precision
+from kerasae import run
 from kerasae import run_state
-from kerasae import threads as kae_threads
 from kerasae import workdir as wd
+from kerasae.data import arrays as kae_arrays
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
+from kerasae.evaluation import prior_match
 from kerasae.models import adversarial
+from kerasae.models import replicas
+from kerasae.training import distribute
+from kerasae.training import optimizers
+from kerasae.training import precision as kae_precision
+from kerasae.training import threads as kae_threads
 
 
 def resolve(config, bundle):
@@ -72,7 +76,8 @@ def resolve(config, bundle):
     return dataclasses.replace(config, model=model)
 
 
-def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
+def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
+          data=None):
     """Trains the model `config` describes and fills `workdir`.
 
     Args:
@@ -82,6 +87,11 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         callbacks: extra Keras callbacks (tests use them to interrupt).
         verbose: Keras `fit` verbosity; None: a progress bar on a terminal,
             one line per epoch otherwise (logs stay readable).
+        data: data held in memory instead of `config.data.dataset`: an
+            array, an `(x, y)` pair or a batched `tf.data.Dataset`
+            (`kerasae.data.arrays.from_memory`). It is kept in the workdir
+            (`data.npz`), so the run resumes, evaluates and exports
+            without it; `config.data.dataset` becomes `<arrays>`.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -98,10 +108,10 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     # chief of a multi-worker run holds it.
     writer = lock.is_writer(config.train.strategy)
     with lock.hold(workdir) if writer else contextlib.nullcontext():
-        return _train(config, workdir, overwrite, callbacks, verbose)
+        return _train(config, workdir, overwrite, callbacks, verbose, data)
 
 
-def _train(config, workdir, overwrite, callbacks, verbose):
+def _train(config, workdir, overwrite, callbacks, verbose, data):
     """`train` under the workdir's lock."""
     t = config.train
     keras.utils.set_random_seed(t.seed)
@@ -109,9 +119,16 @@ def _train(config, workdir, overwrite, callbacks, verbose):
     # The thread pools are fixed when TensorFlow's runtime starts. Files
     # load without starting it, so their input size is known first; a
     # TFDS dataset's comes from its metadata (loading it starts it).
-    bundle = None
+    bundle = source = arrays = None
+    if data is not None:
+        arrays = kae_arrays.from_memory(data)
+        source = kae_arrays.memory_source(*arrays)
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, dataset=kae_data.ARRAYS))
     if not kae_data.is_tfds_name(config.data.dataset):
-        bundle = kae_data.load(config.data, seed=t.seed)
+        bundle = kae_data.load(
+            config.data if source else run.data_config(config, workdir),
+            seed=t.seed, source=source)
     input_size = None if bundle is None else math.prod(bundle.input_shape)
     pools = kae_threads.configure(config, precision, input_size)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
@@ -124,13 +141,15 @@ def _train(config, workdir, overwrite, callbacks, verbose):
     # Other workers of a multi-worker run compute but never write.
     chief = distribute.is_chief(strategy)
     if bundle is None:
-        bundle = kae_data.load(config.data, seed=t.seed)
+        bundle = kae_data.load(config.data, seed=t.seed)  # TFDS
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),
                            overwrite=overwrite and chief)
     else:
         state = "new"  # the chief is clearing the workdir
+    if state != "new" and arrays is not None:
+        check_kept_arrays(workdir, *arrays)
     if state == "finished":
         metrics = wd.read_json(workdir, wd.METRICS)
         print(f"{workdir} already holds this finished run; pass --overwrite "
@@ -140,6 +159,8 @@ def _train(config, workdir, overwrite, callbacks, verbose):
     # Checked before anything is written: a damaged backup or checkpoint
     # is refused, and history.csv is cut back to the backup's epochs.
     resumed_at = run_state.check(workdir) if state == "resume" else 0
+    if chief and arrays is not None:
+        keep_arrays(workdir, *arrays)
     if chief:
         wd.write_json(workdir, wd.CONFIG, config.to_dict())
         wd.write_json(workdir, wd.PREPROCESSING,
@@ -187,6 +208,36 @@ def _train(config, workdir, overwrite, callbacks, verbose):
     return metrics
 
 
+def check_kept_arrays(workdir, x, y):
+    """Refuses arrays other than those a run in `workdir` was trained on.
+
+    Raises:
+        WorkdirError: they differ (the config alone cannot tell: two
+            datasets of one shape give the same config).
+    """
+    path = wd.path(workdir, wd.ARRAYS)
+    if not os.path.exists(path):
+        return
+    with np.load(path, allow_pickle=False) as kept:
+        same = (np.array_equal(kept["x"], x)
+                and ("y" in kept.files) == (y is not None)
+                and (y is None or np.array_equal(kept["y"], y)))
+    if not same:
+        raise WorkdirError(
+            f"--workdir={workdir} holds a run trained on other arrays; use "
+            "a new workdir, or overwrite=True to replace that run")
+
+
+def keep_arrays(workdir, x, y):
+    """Writes the arrays a run trains on to `workdir/data.npz` (atomic)."""
+    target = wd.path(workdir, wd.ARRAYS)
+    if os.path.exists(target):
+        return  # `check_kept_arrays` found the same arrays
+    temporary = target + ".tmp.npz"
+    np.savez(temporary, **({"x": x} if y is None else {"x": x, "y": y}))
+    os.replace(temporary, target)
+
+
 def build_for_training(config, precision="float32"):
     """The model of `config`, built in `precision` and compiled to train.
 
@@ -194,7 +245,8 @@ def build_for_training(config, precision="float32"):
 
     Args:
         config: a resolved `Config`.
-        precision: `float32` or `bfloat16` (`kerasae.precision.resolve`).
+        precision: `float32` or `bfloat16`
+        (`kerasae.training.precision.resolve`).
     """
     with kae_precision.matmul_precision(precision):
         model = models.build(config.model)
@@ -223,30 +275,29 @@ def float32_copy(model, config):
 
 def _optimizers(model):
     """The model's optimizers (the adversarial models have several)."""
-    return [value for value in vars(model).values()
-            if isinstance(value, keras.optimizers.Optimizer)]
+    return [getattr(model, role) for role in model.optimizer_roles]
 
 
 def compile_model(model, config):
     """Compiles `model` with the optimizers `config.train` asks for.
 
-    Call it inside the strategy's scope. A model with several optimizers
-    (the adversarial autoencoder) defines
-    `compile_for_training(train_config)` and is compiled by it.
+    Call it inside the strategy's scope. Each role of the model's
+    `optimizer_roles` (the adversarial models have several) gets the
+    fused Adam at its `TrainConfig` learning rate.
     """
     t = config.train
-    if distribute.num_replicas() > 1 and t.steps_per_execution > 1:
+    if replicas.num_replicas() > 1 and t.steps_per_execution > 1:
         # Keras 3 cannot run several steps per call under a multi-replica
         # strategy ("You must feed a value for placeholder tensor",
         # keras-team/keras#19246), so replicas take one step per call.
         t = dataclasses.replace(t, steps_per_execution=1)
-    t = dataclasses.replace(t, steps_per_execution=execution_steps(t))
-    if hasattr(model, "compile_for_training"):
-        model.compile_for_training(t)
-        return
+    chosen = {}
+    for role, (rate, beta_1) in model.optimizer_roles.items():
+        extra = {} if beta_1 is None else {"beta_1": beta_1}
+        chosen[role] = optimizers.Adam(getattr(t, rate), **extra)
     model.compile(
-        optimizer=optimizers.Adam(t.learning_rate),
-        steps_per_execution=t.steps_per_execution,
+        **chosen,
+        steps_per_execution=execution_steps(t),
         jit_compile=t.jit_compile,
     )
 
@@ -349,10 +400,9 @@ def evaluate(model, config, bundle, batch_size):
         pre = bundle.preprocessing
         raw_error = pre.invert(reconstruction) - pre.invert(split.x)
         results["mse_raw"] = float(np.mean(np.square(raw_error)))
-    if hasattr(model, "evaluation_metrics"):
-        # Model families add their own figures (the adversarial
-        # autoencoder's prior-match statistics, for example).
-        results.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    results.update(prior_match.model_metrics(model, split.x, split.y))
     name = bundle.eval_split_name
     return {
         "model": config.model.name,
@@ -383,26 +433,4 @@ def print_summary(workdir, metrics):
     print(f"  logs:     {wd.path(workdir, wd.LOGS)} "
           f"(tensorboard --logdir {wd.path(workdir, wd.LOGS)})")
     print(f"  disk:     {wd.human_size(wd.disk_usage(workdir))} in {workdir}")
-
-
-def load_run(workdir):
-    """Loads a finished run: (config, model, preprocessing).
-
-    Raises:
-        WorkdirError: `workdir` holds no trained model, or a damaged or
-            foreign config.json, model.keras or preprocessing.json.
-    """
-    if not os.path.exists(wd.path(workdir, wd.CONFIG)) or \
-            not os.path.exists(wd.path(workdir, wd.MODEL)):
-        raise WorkdirError(
-            f"--workdir={workdir} holds no trained model (no config.json "
-            "and model.keras); run train.py with this --workdir first")
-    config = wd.read_config(workdir)
-    pre = wd.read_preprocessing(workdir)
-    if pre is None:
-        raise WorkdirError(
-            f"{wd.path(workdir, wd.PREPROCESSING)} is missing; "
-            f"{wd.FIXES[wd.PREPROCESSING]}")
-    model = wd.load_model(workdir)
-    return config, model, pre
 
