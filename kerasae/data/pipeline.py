@@ -116,11 +116,15 @@ def batches_from(position, n, batch_size, drop_remainder, shuffle, seed,
         return tf.data.Dataset.from_tensors(
             tf.zeros([0], tf.int64)).take(0)
     position = tf.cast(position, tf.int64)
-    ds = tf.data.Dataset.counter(position // batches).flat_map(
-        lambda epoch: index_batches(epoch_order(n, shuffle, seed, epoch),
-                                    n, batch_size, drop_remainder))
-    ds = ds.skip(position % batches)
-    return ds if repeat else ds.take(batches - position % batches)
+
+    def epoch_batches(epoch):
+        return index_batches(epoch_order(n, shuffle, seed, epoch), n,
+                             batch_size, drop_remainder)
+
+    if not repeat:  # one epoch: no flat_map over epochs
+        return epoch_batches(position // batches).skip(position % batches)
+    return tf.data.Dataset.counter(position // batches).flat_map(
+        epoch_batches).skip(position % batches)
 
 
 def epoch_orders(n, shuffle, seed):
