@@ -131,7 +131,13 @@ def epoch_orders(n, shuffle, seed):
     """An endless dataset of index vectors, one per epoch: `0..n-1`, or
     with `shuffle` a new permutation every epoch, the same sequence of
     permutations for the same seed (re-iterating, as Keras does every
-    epoch, goes on to new permutations rather than starting over)."""
+    epoch, goes on to new permutations rather than starting over).
+
+    Training passes `position` instead: the iteration count behind these
+    permutations starts again in a new process (a resumed run saw epoch
+    0's order again), and Keras iterates once more under a strategy, to
+    build the model from a batch (a mirrored run on one device trained on
+    other orders than a run without a strategy)."""
     indices = tf.range(n, dtype=tf.int64)
     if n == 0:
         return tf.data.Dataset.from_tensors(indices).take(0)

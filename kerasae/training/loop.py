@@ -2,7 +2,7 @@
 
 `train(config)` is what `train.py` calls. It resolves the data-dependent
 fields of the config, refuses a workdir that holds another run, resumes an
-interrupted one (Keras `BackupAndRestore`), and writes `model.keras`,
+interrupted one (`kerasae.run_state.Backup`), and writes `model.keras`,
 `metrics.json` and a one-screen summary. One process writes a workdir at
 a time (`kerasae.lock`); a killed run resumes with the numbers of an
 uninterrupted one (`kerasae.run_state`).
