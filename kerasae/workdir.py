@@ -153,6 +153,7 @@ def load_model(workdir):
     import keras
 
     import kerasae.models  # noqa: F401  (registers the model classes)
+    from kerasae.models.base import ConfiguredModel
     target = path(workdir, MODEL)
     if not os.path.exists(target):
         raise WorkdirError(
@@ -161,9 +162,13 @@ def load_model(workdir):
     if not zipfile.is_zipfile(target):
         raise damaged(target, "not a .keras zip archive; truncated?")
     try:
-        return keras.saving.load_model(target)
+        model = keras.saving.load_model(target)
     except Exception as error:  # Keras raises many kinds; all mean this
         raise damaged(target, _first_line(error)) from None
+    if not isinstance(model, ConfiguredModel):
+        raise damaged(target, f"a {type(model).__name__}, not a kerasae "
+                      "model")
+    return model
 
 
 def check_weights(target, fix):

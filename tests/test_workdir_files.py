@@ -66,6 +66,13 @@ def foreign_model(target):
         archive.writestr("notes.txt", "not a model")
 
 
+def plain_keras_model(target):
+    import keras
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.save(target + ".keras")
+    os.replace(target + ".keras", target)
+
+
 def write(text):
     def damage(target):
         with open(target, "w") as handle:
@@ -134,6 +141,8 @@ CASES = [
      write('{"offset": "zero", "scale": 1}'), wd.FIXES[wd.PREPROCESSING]),
     (run_evaluate, "finished", wd.MODEL, truncate, wd.FIXES[wd.MODEL]),
     (run_evaluate, "finished", wd.MODEL, foreign_model, wd.FIXES[wd.MODEL]),
+    (run_evaluate, "finished", wd.MODEL, plain_keras_model,
+     wd.FIXES[wd.MODEL]),
     (run_evaluate, "finished", wd.METRICS, truncate, wd.FIXES[wd.METRICS]),
     (run_export, "finished", wd.CONFIG, truncate, wd.FIXES[wd.CONFIG]),
     (run_export, "finished", wd.PREPROCESSING, write(""),
