@@ -52,6 +52,7 @@ from keras import ops
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
+from kerasae.evaluation import inference
 from kerasae.evaluation.detection_metrics import auprc
 from kerasae.evaluation.detection_metrics import auroc
 from kerasae.evaluation.detection_metrics import precision_recall_f1
@@ -147,12 +148,6 @@ def bernoulli_entropy(x):
     return ops.sum(ops.reshape(h, (ops.shape(x)[0], -1)), axis=1)
 
 
-def _codes(model, x, batch_size):
-    return np.concatenate([keras.ops.convert_to_numpy(model.encode(
-        ops.convert_to_tensor(x[i:i + batch_size])))
-        for i in range(0, len(x), batch_size)]).astype(np.float64)
-
-
 def mahalanobis(codes, mean, precision):
     """Squared distances (c - mean)^T precision (c - mean), per row.
 
@@ -226,7 +221,7 @@ def fit(model, score, train_x, normal_x, batch_size=512,
     score = resolve_score(model, score)
     if score not in FITTED:
         return {}
-    codes = _codes(model, train_x, batch_size)
+    codes = inference.encode(model, train_x, batch_size).astype(np.float64)
     covariance = np.atleast_2d(np.cov(codes, rowvar=False))
     # A small ridge keeps the inverse finite when a unit is (nearly) dead.
     ridge = 1e-6 * max(np.trace(covariance) / len(covariance), 1e-12)

@@ -37,6 +37,7 @@ from kerasae.errors import WorkdirError
 from kerasae.evaluation import prior_match
 from kerasae.models import adversarial
 from kerasae.models import replicas
+from kerasae.training import describe
 from kerasae.training import distribute
 from kerasae.training import optimizers
 from kerasae.training import precision as kae_precision
@@ -100,8 +101,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
         KerasaeError: bad config, data or workdir, with a one-line message.
     """
     kae_config.validate(config)
-    # Unknown names and bad priors fail before loading, as from train.py.
-    if getattr(models.MODELS.get(config.model.name), "uses_prior", False):
+    # Unknown names and bad prior settings fail before the data loads.
+    if models.MODELS.get(config.model.name).uses_prior:
         adversarial.validate_config(config)
     # The lock comes before anything is loaded or written: a second run
     # on a busy workdir stops at once. Only the chief writes, so only the
@@ -197,6 +198,8 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         save_model(model, wd.path(workdir, wd.MODEL))
     # Every worker evaluates: the metrics are reduced across workers.
     metrics = evaluate(model, config, bundle, t.batch_size)
+    metrics["built"] = describe.describe_model(model, config.model.arch)
+    metrics["parameters"] = int(model.count_params())
     metrics["train_seconds"] = round(seconds, 1)
     metrics["matmul_precision"] = precision
     metrics["thread_pools"] = pools
@@ -427,6 +430,9 @@ def print_summary(workdir, metrics):
         f", trained with {precision} matmuls"
     print(f"\nkerasae: {metrics.get('model')} on {metrics.get('dataset')}, "
           f"{metrics.get('epochs')} epochs{trained}")
+    if "built" in metrics:
+        print(f"  built:    {metrics['built']}, "
+              f"{metrics['parameters']:,} parameters")
     print(f"  {split} metrics: {shown}")
     print(f"  model:    {wd.path(workdir, wd.MODEL)}")
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
