@@ -9,6 +9,9 @@ CPU time (median over rounds, the two pipelines alternating):
 
 - `gather`: `kerasae.data.make_dataset` as training uses it (one
   permutation per epoch, cut into index batches, one gather per batch);
+- `gather_position`: the same with the `position` variable training
+  passes since resuming replays the data order (each epoch's order a
+  function of (seed, epoch), read from the variable per iteration);
 - `per_example`: `from_tensor_slices(x).shuffle(n).batch(b).prefetch`,
   the pipeline of most tutorials and kerasae's before, which slices,
   shuffles and batches example by example;
@@ -57,6 +60,9 @@ def candidates(x):
     pipelines = {
         "gather": kae_data.make_dataset(
             x, batch_size=FLAGS.batch_size, shuffle=True),
+        "gather_position": kae_data.make_dataset(
+            x, batch_size=FLAGS.batch_size, shuffle=True,
+            position=tf.Variable(0, dtype=tf.int64)),
         "per_example": per_example(x, FLAGS.batch_size, 0),
         "consumer": tf.data.Dataset.from_tensors(
             tf.zeros([FLAGS.batch_size], tf.int32)).repeat(

@@ -15,6 +15,7 @@ the same numbers.
 import numpy as np
 import tensorflow as tf
 
+from kerasae import lock
 from kerasae import run as kae_run
 from kerasae import workdir as wd
 from kerasae.errors import KerasaeError
@@ -56,7 +57,8 @@ def load(workdir):
     """Loads a trained run for use from Python.
 
     Raises:
-        WorkdirError: `workdir` holds no trained model.
+        WorkdirError: `workdir` holds no trained model, is being written,
+            or holds a damaged file (named, with what to do).
     """
     return Run(workdir)
 
@@ -79,10 +81,12 @@ class Run:
     def __init__(self, workdir, batch_size=512):
         self.workdir = workdir
         self.batch_size = int(batch_size)
-        self.config, self.model, self.preprocessing = \
-            kae_run.load_run(workdir)
-        self.metrics = wd.read_json(workdir, wd.METRICS)
-        scoring = saved_model.read_scoring(workdir, self.model)
+        # A reader, like export: a workdir being written is refused.
+        with lock.reading(workdir):
+            self.config, self.model, self.preprocessing = \
+                kae_run.load_run(workdir)
+            self.metrics = wd.read_json(workdir, wd.METRICS)
+            scoring = saved_model.read_scoring(workdir, self.model)
         self.threshold = None if scoring is None else scoring["threshold"]
         self.score_name = (scoring or {}).get(
             "score") or kae_endpoints.score_name(self.model)

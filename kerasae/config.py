@@ -254,6 +254,8 @@ class TrainConfig:
             intra-op thread, an inter-op thread per core) or `auto`
             (`inter_op` where every matmul fits one core's L2 cache; see
             `kerasae.training.threads`).
+        keep_checkpoints: epochs' weights kept in `checkpoints/`: the
+            last this many, and the best by validation loss (0: none).
     """
 
     epochs: int = option(10, "Passes over the training data.")
@@ -292,6 +294,9 @@ class TrainConfig:
     adam_beta2: float = option(0.999, "Adam's beta_2.")
     adam_epsilon: float = option(
         1e-7, "Adam's epsilon (Burda et al. 2016 use 1e-4).")
+    keep_checkpoints: int = option(
+        3, "Checkpoints kept in WORKDIR/checkpoints: the last N epochs' "
+        "weights and the best by validation loss (0: none).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -376,8 +381,17 @@ def validate(config):
     _positive("--batch_size", t.batch_size)
     _positive("--learning_rate", t.learning_rate)
     _positive("--steps_per_execution", t.steps_per_execution)
+    _positive("--discriminator_learning_rate", t.discriminator_learning_rate)
+    _positive("--generator_learning_rate", t.generator_learning_rate)
+    if any(int(u) <= 0 for u in m.discriminator_units):
+        raise ConfigError(
+            f"--discriminator_units={_csv(m.discriminator_units)}: give "
+            "positive sizes, e.g. --discriminator_units=512,512")
     if t.steps_per_epoch is not None:
         _positive("--steps_per_epoch", t.steps_per_epoch)
+    if t.keep_checkpoints < 0:
+        raise ConfigError(f"--keep_checkpoints={t.keep_checkpoints}: must "
+                          "be 0 or more")
     if t.cpu_devices < 0:
         raise ConfigError(f"--cpu_devices={t.cpu_devices}: must be 0 or more")
     if m.noise_level < 0 or (m.noise != "gaussian" and m.noise_level > 1):

@@ -10,9 +10,6 @@ other; `data_config` points the data loader at them.
 import dataclasses
 import os
 
-import keras
-
-from kerasae import config as kae_config
 from kerasae import data as kae_data
 
 # Importing the models registers their classes for deserialisation.
@@ -25,18 +22,21 @@ def load_run(workdir):
     """Loads a finished run: (config, model, preprocessing).
 
     Raises:
-        WorkdirError: `workdir` holds no trained model.
+        WorkdirError: `workdir` holds no trained model, or a damaged or
+            foreign config.json, model.keras or preprocessing.json.
     """
-    config_dict = wd.read_json(workdir, wd.CONFIG)
-    model_path = wd.path(workdir, wd.MODEL)
-    if config_dict is None or not os.path.exists(model_path):
+    if not os.path.exists(wd.path(workdir, wd.CONFIG)) or \
+            not os.path.exists(wd.path(workdir, wd.MODEL)):
         raise WorkdirError(
             f"--workdir={workdir} holds no trained model (no config.json "
             "and model.keras); run train.py with this --workdir first")
-    config = kae_config.Config.from_dict(config_dict)
-    model = keras.saving.load_model(model_path)
-    pre = kae_data.Preprocessing.from_dict(
-        wd.read_json(workdir, wd.PREPROCESSING))
+    config = wd.read_config(workdir)
+    pre = wd.read_preprocessing(workdir)
+    if pre is None:
+        raise WorkdirError(
+            f"{wd.path(workdir, wd.PREPROCESSING)} is missing; "
+            f"{wd.FIXES[wd.PREPROCESSING]}")
+    model = wd.load_model(workdir)
     return config, model, pre
 
 

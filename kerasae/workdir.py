@@ -1,16 +1,25 @@
 """The files of a training workdir, and the rules for reusing one.
 
 A workdir holds one run: `config.json` (the resolved `Config`),
-`preprocessing.json` (raw -> model-space map), `backup/` (Keras
-`BackupAndRestore` state while training), `checkpoints/`, `logs/`
-(TensorBoard), `history.csv`, `model.keras` and `metrics.json`.
-Re-running the same command resumes; a different config is refused.
+`preprocessing.json` (raw -> model-space map), `backup/` (the state a
+killed run resumes from, `kerasae.run_state`), `checkpoints/` (the last
+few epochs' weights and the best), `logs/` (TensorBoard), `history.csv`,
+`model.keras` and `metrics.json`; evaluation adds `threshold.json` and
+`plots/`. Re-running the same command resumes; a different config is
+refused. `.lock` (`kerasae.lock`) marks the one process writing it.
+
+Every reader of a workdir goes through the functions here (`read_json`,
+`read_config`, `read_preprocessing`, `load_model`, `check_weights`), so a
+damaged or foreign file is refused with one line that names it and says
+what to do, never a traceback from deep inside Keras or HDF5.
 """
 
 import json
 import os
 import shutil
+import zipfile
 
+from kerasae.errors import KerasaeError
 from kerasae.errors import WorkdirError
 
 CONFIG = "config.json"
@@ -21,12 +30,30 @@ HISTORY = "history.csv"
 BACKUP = "backup"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
+THRESHOLD = "threshold.json"  # written by `kerasae.evaluate`
+PLOTS = "plots"  # written by `kerasae.evaluate`
 # Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
 # export and resuming.
 ARRAYS = "data.npz"
-# Everything a run writes; `--overwrite` removes exactly these.
+# Everything a run and its evaluation write; `--overwrite` removes exactly
+# these (and their `.tmp` leftovers), never the lock file `.lock`.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
-           CHECKPOINTS, LOGS, ARRAYS)
+           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS)
+
+# What to do about a damaged file, by name: the end of the one-line error.
+_RETRAIN = "train again with --overwrite (or use another --workdir)"
+FIXES = {
+    CONFIG: _RETRAIN,
+    PREPROCESSING: _RETRAIN,
+    MODEL: _RETRAIN,
+    METRICS: ("delete it and run python -m kerasae.evaluate on this "
+              "workdir, or " + _RETRAIN),
+    THRESHOLD: ("delete it, or recompute it with python -m "
+                "kerasae.evaluate on this workdir"),
+    BACKUP: (f"delete the folder {BACKUP}/ to restart this run from "
+             "epoch 1, or " + _RETRAIN),
+    CHECKPOINTS: "delete that file (the run resumes from backup/)",
+}
 
 
 def path(workdir, name):
@@ -34,13 +61,131 @@ def path(workdir, name):
     return os.path.join(workdir, name)
 
 
-def read_json(workdir, name):
-    """Returns the parsed JSON file `name`, or None when it is absent."""
+def damaged(target, reason, name=None):
+    """The `WorkdirError` for a damaged file: names it, says what to do.
+
+    Args:
+        target: the file's path.
+        reason: what is wrong, short.
+        name: the key of `FIXES` (default: the file's base name).
+    """
+    fix = FIXES.get(name or os.path.basename(target), _RETRAIN)
+    return WorkdirError(f"{target} is damaged or not kerasae's ({reason}); "
+                        f"{fix}")
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:200]
+
+
+def read_json(workdir, name, kind=dict, fix=None):
+    """Returns the parsed JSON file `name`, or None when it is absent.
+
+    Args:
+        workdir: the run's folder.
+        name: file name inside it (may include a folder, e.g. `backup/x`).
+        kind: the type the top-level value must have (None: any).
+        fix: the key of `FIXES` for the error (default: `name`).
+
+    Raises:
+        WorkdirError: the file is not JSON (truncated, binary) or its top
+            level is not a `kind`.
+    """
     target = path(workdir, name)
     if not os.path.exists(target):
         return None
-    with open(target) as handle:
-        return json.load(handle)
+    try:
+        with open(target, encoding="utf-8") as handle:
+            value = json.load(handle)
+    except (ValueError, OSError) as error:  # JSON and UTF-8 errors
+        raise damaged(target, _first_line(error), fix or name) from None
+    if kind is not None and not isinstance(value, kind):
+        raise damaged(target, f"holds a JSON {type(value).__name__}, not "
+                      f"a {kind.__name__}", fix or name)
+    return value
+
+
+def read_config(workdir):
+    """The `Config` in `config.json`, or None when there is none.
+
+    Raises:
+        WorkdirError: the file is damaged, or written by another program
+            or kerasae version (unknown fields).
+    """
+    from kerasae import config as kae_config
+    value = read_json(workdir, CONFIG)
+    if value is None:
+        return None
+    try:
+        return kae_config.Config.from_dict(value)
+    except (KerasaeError, TypeError, ValueError, AttributeError) as error:
+        raise damaged(path(workdir, CONFIG), _first_line(error)) from None
+
+
+def read_preprocessing(workdir):
+    """The `Preprocessing` in `preprocessing.json`, or None.
+
+    Raises:
+        WorkdirError: the file is damaged or lacks `offset` and `scale`.
+    """
+    from kerasae.data import preprocessing
+    value = read_json(workdir, PREPROCESSING)
+    if value is None:
+        return None
+    try:
+        result = preprocessing.Preprocessing.from_dict(value)
+        result.invert(0.0)  # numbers, not strings
+        return result
+    except (KeyError, TypeError, ValueError) as error:
+        raise damaged(path(workdir, PREPROCESSING),
+                      _first_line(error)) from None
+
+
+def load_model(workdir):
+    """Loads `model.keras` (the final model) of `workdir`.
+
+    Raises:
+        WorkdirError: no such file, or it is not a Keras archive (a
+            truncated copy, another file renamed), or holds a model
+            kerasae cannot rebuild.
+    """
+    import keras
+
+    import kerasae.models  # noqa: F401  (registers the model classes)
+    from kerasae.models.base import ConfiguredModel
+    target = path(workdir, MODEL)
+    if not os.path.exists(target):
+        raise WorkdirError(
+            f"--workdir={workdir} holds no trained model (no {MODEL}); run "
+            "train.py with this --workdir first")
+    if not zipfile.is_zipfile(target):
+        raise damaged(target, "not a .keras zip archive; truncated?")
+    try:
+        model = keras.saving.load_model(target)
+    except Exception as error:  # Keras raises many kinds; all mean this
+        raise damaged(target, _first_line(error)) from None
+    if not isinstance(model, ConfiguredModel):
+        raise damaged(target, f"a {type(model).__name__}, not a kerasae "
+                      "model")
+    return model
+
+
+def check_weights(target, fix):
+    """Checks that `target` is a complete HDF5 weights file.
+
+    HDF5 stores the file's end address in its superblock, so opening a
+    truncated file fails at once.
+
+    Raises:
+        WorkdirError: it cannot be opened as HDF5.
+    """
+    import h5py
+    try:
+        with h5py.File(target, "r") as handle:
+            handle.keys()
+    except Exception as error:  # h5py raises OSError, ValueError, ...
+        raise damaged(target, _first_line(error), fix) from None
 
 
 def write_json(workdir, name, value):
@@ -73,6 +218,43 @@ def config_differences(old, new, prefix=""):
     return changes
 
 
+def remove_outputs(workdir):
+    """Removes everything a run and its evaluation wrote (`OUTPUTS`).
+
+    The lock file stays: the caller holds it.
+    """
+    for name in os.listdir(workdir):
+        base = name.split(".tmp", 1)[0] if ".tmp" in name else name
+        if name not in OUTPUTS and base not in OUTPUTS:
+            continue
+        target = path(workdir, name)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        else:
+            os.remove(target)
+
+
+def disk_usage(workdir):
+    """Bytes the files under `workdir` take."""
+    total = 0
+    for folder, _, files in os.walk(workdir):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:
+                pass  # removed while walking
+    return total
+
+
+def human_size(size):
+    """`1536` -> `1.5 KB` (powers of 1024)."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" \
+                else f"{size:.1f} {unit}"
+        size /= 1024
+
+
 def prepare(workdir, config_dict, overwrite=False):
     """Checks `workdir` against the run about to start.
 
@@ -103,12 +285,7 @@ def prepare(workdir, config_dict, overwrite=False):
         raise WorkdirError(
             f"--workdir={workdir} is not writable; choose another folder")
     if overwrite:
-        for name in OUTPUTS:
-            target = path(workdir, name)
-            if os.path.isdir(target):
-                shutil.rmtree(target)
-            elif os.path.exists(target):
-                os.remove(target)
+        remove_outputs(workdir)
         return "new"
     previous = read_json(workdir, CONFIG)
     if previous is None:

@@ -23,7 +23,7 @@ OPTIONS.autotune.enabled = False
 
 
 def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
-                 repeat=False, drop_remainder=False):
+                 repeat=False, drop_remainder=False, position=None):
     """Builds a batched `tf.data.Dataset` over arrays.
 
     Args:
@@ -37,6 +37,13 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
             unless `drop_remainder`.
         drop_remainder: drop a last, smaller batch (e.g. for TPUs, or a
             fixed global batch under a distribution strategy).
+        position: None, or a scalar int64 `tf.Variable` saying where each
+            iteration starts in the endless sequence of batches (epoch
+            e's batches, then epoch e + 1's, ...), read when the
+            iteration starts. Epoch e's order is then a pure function of
+            `(seed, e)` (`epoch_order`), so a resumed run sets it and
+            replays the order of an uninterrupted one. Without `repeat`
+            an iteration is the one epoch it points into.
 
     Returns:
         A dataset of `x` batches when `y` is None, else of `(x, y)` tuples.
@@ -59,15 +66,22 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
         _gather_from(tf.convert_to_tensor(x))
     take = take_x if y is None else _pair(
         take_x, _gather_from(tf.convert_to_tensor(y)))
-    orders = epoch_orders(len(x), shuffle, seed)
-    if not repeat:
-        orders = orders.take(1)
-    ds = orders.flat_map(lambda order: index_batches(
-        order, len(x), batch_size, drop_remainder))
-    # flat_map hides the number of batches; Keras needs it for its
-    # progress bar and to end an epoch without an out-of-data warning.
+    # Batches per epoch: the reshape in `index_batches` cuts this many.
     batches = len(x) // batch_size if drop_remainder else \
         -(-len(x) // batch_size)
+    if position is None:
+        orders = epoch_orders(len(x), shuffle, seed)
+        if not repeat:
+            orders = orders.take(1)
+        ds = orders.flat_map(lambda order: index_batches(
+            order, len(x), batch_size, drop_remainder))
+    else:
+        ds = tf.data.Dataset.from_tensors(0).flat_map(
+            lambda _: batches_from(position.read_value(), len(x),
+                                   batch_size, drop_remainder, shuffle,
+                                   seed, batches, repeat))
+    # flat_map hides the number of batches; Keras needs it for its
+    # progress bar and to end an epoch without an out-of-data warning.
     ds = ds.apply(tf.data.experimental.assert_cardinality(
         tf.data.INFINITE_CARDINALITY if repeat and batches else batches))
     ds = ds.map(take)
@@ -94,11 +108,47 @@ def index_batches(order, n, batch_size, drop_remainder):
     return batches
 
 
+def epoch_order(n, shuffle, seed, epoch):
+    """Epoch `epoch`'s index vector: `0..n-1`, or with `shuffle` a
+    permutation that is a pure function of `(seed, epoch)`."""
+    indices = tf.range(n, dtype=tf.int64)
+    if not shuffle:
+        return indices
+    return tf.random.experimental.stateless_shuffle(
+        indices, seed=tf.stack([tf.constant(seed, tf.int64),
+                                tf.cast(epoch, tf.int64)]))
+
+
+def batches_from(position, n, batch_size, drop_remainder, shuffle, seed,
+                 batches, repeat):
+    """The batches of index vectors from `position` (a batch count) on:
+    the rest of its epoch, then (with `repeat`) every later epoch."""
+    if batches == 0:
+        return tf.data.Dataset.from_tensors(
+            tf.zeros([0], tf.int64)).take(0)
+    position = tf.cast(position, tf.int64)
+
+    def epoch_batches(epoch):
+        return index_batches(epoch_order(n, shuffle, seed, epoch), n,
+                             batch_size, drop_remainder)
+
+    if not repeat:  # one epoch: no flat_map over epochs
+        return epoch_batches(position // batches).skip(position % batches)
+    return tf.data.Dataset.counter(position // batches).flat_map(
+        epoch_batches).skip(position % batches)
+
+
 def epoch_orders(n, shuffle, seed):
     """An endless dataset of index vectors, one per epoch: `0..n-1`, or
     with `shuffle` a new permutation every epoch, the same sequence of
     permutations for the same seed (re-iterating, as Keras does every
-    epoch, goes on to new permutations rather than starting over)."""
+    epoch, goes on to new permutations rather than starting over).
+
+    Training passes `position` instead: the iteration count behind these
+    permutations starts again in a new process (a resumed run saw epoch
+    0's order again), and Keras iterates once more under a strategy, to
+    build the model from a batch (a mirrored run on one device trained on
+    other orders than a run without a strategy)."""
     indices = tf.range(n, dtype=tf.int64)
     if n == 0:
         return tf.data.Dataset.from_tensors(indices).take(0)

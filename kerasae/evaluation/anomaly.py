@@ -68,7 +68,7 @@ FITTED = ("code_mahalanobis", "reconstruction_and_code")
 # `kerasae.evaluation.series_scores`) the largest score of any normal
 # window, held out or trained on.
 METHODS = ("auto", "quantile", "mean_std", "max")
-THRESHOLD = "threshold.json"
+THRESHOLD = wd.THRESHOLD
 
 
 def resolve_score(model, score="auto"):

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from kerasae import data as kae_data
+from kerasae import lock
 from kerasae import run
 from kerasae import workdir as wd
 from kerasae.config import option
@@ -335,17 +336,27 @@ def evaluate_run(workdir, options=EvalOptions()):
         KerasaeError: no model in `workdir`, a bad option, or
             `normal_classes` for data without labels; one-line messages.
     """
+    validate(options)
+    # Evaluation writes metrics.json, threshold.json and plots/: it is a
+    # writer like training, so it waits for no one and no one for it.
+    with lock.hold(workdir, "evaluate"):
+        return _evaluate_run(workdir, options)
+
+
+def _evaluate_run(workdir, options):
+    """`evaluate_run` under the workdir's lock."""
     from kerasae.evaluation import plots  # matplotlib is only needed here
 
-    validate(options)
     config, model, _ = run.load_run(workdir)
+    # Read before anything is written: a damaged file refuses the run.
+    metrics = wd.read_json(workdir, wd.METRICS) or {}
     data_config = run.data_config(config, workdir)
     if options.test_dataset:
         data_config = dataclasses.replace(
             data_config, test_dataset=options.test_dataset)
     bundle = kae_data.load(data_config, seed=config.train.seed)
     if series_scores.is_series(bundle):  # issue 14: scores per time step
-        return _merge(workdir, series_scores.run(
+        return _merge(workdir, metrics, series_scores.run(
             model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
@@ -362,12 +373,12 @@ def evaluate_run(workdir, options=EvalOptions()):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
-    return _merge(workdir, new)
+    return _merge(workdir, metrics, new)
 
 
-def _merge(workdir, new):
-    """Merges `new` sections into `RUN/metrics.json`; returns the whole."""
-    metrics = wd.read_json(workdir, wd.METRICS) or {}
+def _merge(workdir, metrics, new):
+    """Merges `new` sections into `metrics` (what `RUN/metrics.json` held)
+    and writes it; returns the whole."""
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}
     # A new anomaly report replaces the old whole: mixing the figures of

@@ -27,7 +27,7 @@ from kerasae.evaluation import inference
 from kerasae.evaluation import plots_latent
 from kerasae.models import layers as kae_layers
 
-PLOTS = "plots"
+PLOTS = wd.PLOTS
 
 
 def _is_image(shape):

@@ -27,6 +27,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from kerasae import lock
 from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
@@ -37,7 +38,7 @@ from kerasae.export.endpoints import score_name
 from kerasae.export.tflite import QUANTIZATIONS
 
 FORMATS = ("saved_model", "tflite")
-THRESHOLD = "threshold.json"
+THRESHOLD = wd.THRESHOLD
 
 
 def read_scoring(workdir, model):
@@ -189,6 +190,16 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
         raise ExportError(f"--name={name!r}: give a plain folder name")
     if version is not None and version < 1:
         raise ExportError(f"--version={version}: must be 1 or more")
+    # A workdir being written (a run, an evaluation) is refused; the
+    # shared lock keeps one from starting while this reads it.
+    with lock.reading(workdir):
+        return _export(workdir, export_dir, formats, quantize, name,
+                       version, overwrite)
+
+
+def _export(workdir, export_dir, formats, quantize, name, version,
+            overwrite):
+    """`export` under the workdir's shared lock."""
     config, model, pre = run.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
         "score": score_name(model), "threshold": None, "params": None}

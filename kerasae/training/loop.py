@@ -2,27 +2,34 @@
 
 `train(config)` is what `train.py` calls. It resolves the data-dependent
 fields of the config, refuses a workdir that holds another run, resumes an
-interrupted one (Keras `BackupAndRestore`), and writes `model.keras`,
-`metrics.json` and a one-screen summary.
+interrupted one (`kerasae.run_state.Backup`), and writes `model.keras`,
+`metrics.json` and a one-screen summary. One process writes a workdir at
+a time (`kerasae.lock`); a killed run resumes with the numbers of an
+uninterrupted one (`kerasae.run_state`).
 
 Under `MultiWorkerMirroredStrategy` every worker runs `train`; only the
 chief writes the workdir, and the others restore from it, so a resumed
 multi-worker run needs the workdir on a filesystem all workers share.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import sys
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasae import config as kae_config
 from kerasae import data as kae_data
+from kerasae import lock
 from kerasae import models
 from kerasae import run
+from kerasae import run_state
 from kerasae import workdir as wd
 from kerasae.data import arrays as kae_arrays
 from kerasae.data import binarize
@@ -96,10 +103,20 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
         KerasaeError: bad config, data or workdir, with a one-line message.
     """
     kae_config.validate(config)
-    t = config.train
     # Unknown names and bad prior settings fail before the data loads.
     if models.MODELS.get(config.model.name).uses_prior:
         adversarial.validate_config(config)
+    # The lock comes before anything is loaded or written: a second run
+    # on a busy workdir stops at once. Only the chief writes, so only the
+    # chief of a multi-worker run holds it.
+    writer = lock.is_writer(config.train.strategy)
+    with lock.hold(workdir) if writer else contextlib.nullcontext():
+        return _train(config, workdir, overwrite, callbacks, verbose, data)
+
+
+def _train(config, workdir, overwrite, callbacks, verbose, data):
+    """`train` under the workdir's lock."""
+    t = config.train
     keras.utils.set_random_seed(t.seed)
     precision = kae_precision.resolve(t.matmul_precision)
     # The thread pools are fixed when TensorFlow's runtime starts. Files
@@ -142,18 +159,25 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
               "to train it again.")
         print_summary(workdir, metrics)
         return metrics
+    # Checked before anything is written: a damaged backup or checkpoint
+    # is refused, and history.csv is cut back to the backup's epochs.
+    resumed_at = run_state.check(workdir) if state == "resume" else 0
     if chief and arrays is not None:
         keep_arrays(workdir, *arrays)
     if chief:
         wd.write_json(workdir, wd.CONFIG, config.to_dict())
         wd.write_json(workdir, wd.PREPROCESSING,
                       bundle.preprocessing.to_dict())
+        run_state.trim_history(workdir, resumed_at)
 
     with strategy.scope():
         model = build_for_training(config, precision)
         if config.model.output_bias == "data_mean":
             schedules.initialize_output_bias(model, bundle.train.x)
-    train_ds, val_ds = datasets(model, bundle, t, replicas)
+    # Where each epoch's batches start, set as the epoch begins: the data
+    # order is a function of (seed, epoch), so a resumed run replays it.
+    position = tf.Variable(0, dtype=tf.int64, trainable=False)
+    train_ds, val_ds = datasets(model, bundle, t, replicas, position)
     steps = t.steps_per_epoch or int(train_ds.cardinality())
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
@@ -164,7 +188,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=(standard_callbacks(workdir, chief)
+        callbacks=([run_state.DataPosition(position, steps)]
+                   + standard_callbacks(workdir, chief, t.keep_checkpoints)
                    + schedules.callbacks(config, steps) + list(callbacks)),
         verbose=verbose,
     )
@@ -184,6 +209,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
     metrics["thread_pools"] = pools
     if chief:
         wd.write_json(workdir, wd.METRICS, metrics)
+        # Finished: model.keras and metrics.json replace the resume state.
+        shutil.rmtree(wd.path(workdir, wd.BACKUP), ignore_errors=True)
         print_summary(workdir, metrics)
     return metrics
 
@@ -304,8 +331,12 @@ def execution_steps(train_config):
     return steps
 
 
-def datasets(model, bundle, train_config, replicas):
-    """Training and validation `tf.data` pipelines for `model`."""
+def datasets(model, bundle, train_config, replicas, position=None):
+    """Training and validation `tf.data` pipelines for `model`.
+
+    `position`: the int64 variable that says where the training batches
+    start (`kerasae.data.make_dataset`); None: at the start.
+    """
     labels = model.uses_labels
     train = bundle.train
     if labels and train.y is None:
@@ -324,7 +355,7 @@ def datasets(model, bundle, train_config, replicas):
         batch_size=train_config.batch_size, shuffle=True,
         seed=train_config.seed,
         repeat=train_config.steps_per_epoch is not None,
-        drop_remainder=drop)
+        drop_remainder=drop, position=position)
     if bundle.binarize == "dynamic":
         # Fresh Bernoulli pixels every time an example is used.
         train_ds = train_ds.apply(binarize.dynamic_binarizer(
@@ -336,21 +367,23 @@ def datasets(model, bundle, train_config, replicas):
     return train_ds, val_ds
 
 
-def standard_callbacks(workdir, chief=True):
+def standard_callbacks(workdir, chief=True, keep_checkpoints=3):
     """Resume, checkpoints, TensorBoard logs and a CSV history.
 
     A non-chief worker only restores the chief's backup: it writes nothing.
+    The backup comes last: an epoch's history row and checkpoint are
+    written before the backup that says the epoch is done
+    (`kerasae.run_state`).
     """
     if not chief:
-        return [distribute.RestoreOnlyBackup(wd.path(workdir, wd.BACKUP))]
+        return [run_state.Backup(workdir, write=False)]
+    kept = [run_state.RetainedCheckpoints(workdir, keep_checkpoints)] \
+        if keep_checkpoints else []
     return [
-        keras.callbacks.BackupAndRestore(wd.path(workdir, wd.BACKUP)),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(workdir, wd.CHECKPOINTS,
-                         "epoch-{epoch:03d}.weights.h5"),
-            save_weights_only=True),
         keras.callbacks.TensorBoard(wd.path(workdir, wd.LOGS)),
         keras.callbacks.CSVLogger(wd.path(workdir, wd.HISTORY), append=True),
+        *kept,
+        run_state.Backup(workdir),
     ]
 
 
@@ -417,3 +450,5 @@ def print_summary(workdir, metrics):
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
     print(f"  logs:     {wd.path(workdir, wd.LOGS)} "
           f"(tensorboard --logdir {wd.path(workdir, wd.LOGS)})")
+    print(f"  disk:     {wd.human_size(wd.disk_usage(workdir))} in {workdir}")
+
