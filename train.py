@@ -7,6 +7,7 @@ the logic lives in the importable `kerasae` package, whose functions take
 config objects, never flags.
 """
 
+import dataclasses
 import os
 import sys
 
@@ -101,6 +102,17 @@ flags.DEFINE_string("workdir", None, "Output folder (default: "
                     "runs/<model>-<dataset>).")
 flags.DEFINE_boolean("overwrite", False,
                      "Replace a previous run in --workdir.")
+# issue 15 flags
+_DATA_FIELDS = {f.name: f for f in dataclasses.fields(_D)}
+flags.DEFINE_enum("data_path", _D.data_path, kae_config.DATA_PATHS,
+                  _DATA_FIELDS["data_path"].metadata["help"])
+flags.DEFINE_integer("in_memory_limit_mb", _D.in_memory_limit_mb,
+                     _DATA_FIELDS["in_memory_limit_mb"].metadata["help"])
+flags.DEFINE_list("image_size", [],
+                  _DATA_FIELDS["image_size"].metadata["help"])
+flags.DEFINE_boolean("crop", _D.crop, _DATA_FIELDS["crop"].metadata["help"])
+flags.DEFINE_integer("sample_size", _D.sample_size,
+                     _DATA_FIELDS["sample_size"].metadata["help"])
 
 
 def _ints(values, flag):
@@ -133,7 +145,10 @@ def config_from_flags():
             dataset=f.dataset, data_dir=f.data_dir,
             label_column=f.label_column,
             validation_fraction=f.validation_fraction,
-            train_classes=_ints(f.train_classes, "train_classes")),
+            train_classes=_ints(f.train_classes, "train_classes"),
+            data_path=f.data_path, in_memory_limit_mb=f.in_memory_limit_mb,
+            image_size=_ints(f.image_size, "image_size"), crop=f.crop,
+            sample_size=f.sample_size),
         train=_T(
             epochs=f.epochs, batch_size=f.batch_size,
             learning_rate=f.learning_rate, seed=f.seed,

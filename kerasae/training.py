@@ -25,8 +25,10 @@ from kerasae import distribute
 from kerasae import models
 from kerasae import optimizers
 from kerasae import precision as kae_precision
+from kerasae import streamed_run
 from kerasae import threads as kae_threads
 from kerasae import workdir as wd
+from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 
@@ -61,7 +63,11 @@ def resolve(config, bundle):
         data_range=tuple(float(v) for v in bundle.data_range),
         num_classes=int(bundle.num_classes),
     )
-    return dataclasses.replace(config, model=model)
+    # config.json records the path the data took (`--data_path=auto`).
+    data = dataclasses.replace(
+        config.data, data_path=streaming.STREAM
+        if streaming.is_streaming(bundle) else streaming.MEMORY)
+    return dataclasses.replace(config, model=model, data=data)
 
 
 def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
@@ -124,7 +130,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
 
     with strategy.scope():
         model = build_for_training(config, precision)
-    train_ds, val_ds = datasets(model, bundle, t, replicas)
+    train_ds, val_ds = datasets(model, bundle, t, replicas,
+                                shard=streaming.worker_shard(strategy))
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.time()
@@ -237,14 +244,21 @@ def execution_steps(train_config):
     return steps
 
 
-def datasets(model, bundle, train_config, replicas):
-    """Training and validation `tf.data` pipelines for `model`."""
+def datasets(model, bundle, train_config, replicas, shard=None):
+    """Training and validation `tf.data` pipelines for `model`.
+
+    `shard` (`(workers, index)`, from `streaming.worker_shard`) makes a
+    streamed training split read only this worker's files.
+    """
     labels = model.uses_labels
     train = bundle.train
     if labels and train.y is None:
         raise ConfigError(
             f"--model={model.config.name} with labels needs a labelled "
             "dataset (a TFDS label, a --label_column, or class subfolders)")
+    if streaming.is_streaming(bundle):
+        return streamed_run.datasets(bundle, train_config, labels,
+                                     replicas > 1, shard)
     # Several replicas need equal shares of every batch, so the last,
     # smaller batch of an epoch is dropped there.
     drop = replicas > 1
@@ -298,6 +312,8 @@ def evaluate(model, config, bundle, batch_size):
         `mse` is per element in model space ([0, 1] pixels, standardized
         features), `mse_raw` per element in the data's original units.
     """
+    if streaming.is_streaming(bundle):
+        return streamed_run.evaluate(model, config, bundle, batch_size)
     split = bundle.eval_split
     labels = model.uses_labels
     ds = kae_data.make_dataset(
