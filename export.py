@@ -8,7 +8,7 @@ writes `serving/<name>/<version>/` (a SavedModel with signatures
 serving_default, encode, decode, score and, for generative models, sample)
 and `serving/tflite/<name>/` (encoder/decoder `.tflite` files). See
 docs/serving.md. Like train.py this script stays thin: the logic lives in
-`kerasae.export` and `kerasae.tflite`, which take arguments, never flags.
+`kerasae.export` and `kerasae.export.tflite`, which take arguments, never flags.
 """
 
 import os

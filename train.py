@@ -17,10 +17,10 @@ from absl import logging
 
 from kerasae import config as kae_config
 from kerasae import models
-from kerasae import priors
 from kerasae import training
 from kerasae.errors import KerasaeError
 from kerasae.models import adversarial
+from kerasae.models import priors
 
 _M, _D, _T = kae_config.ModelConfig, kae_config.DataConfig, \
     kae_config.TrainConfig

@@ -4,8 +4,8 @@ Trains, through the same pipeline as `train.py`, a plain `ae` and an `aae`
 with the same encoder/decoder and a 2-D N(0, I) prior, plus an `aae` with
 the 10-component mixture prior; then scores the test-set codes of all three
 against their prior (MMD and per-dimension Kolmogorov-Smirnov, see
-`kerasae.prior_match`), counts codes per mixture component, and draws the
-pictures of `kerasae.plots_latent`.
+`kerasae.evaluation.prior_match`), counts codes per mixture component, and
+draws the pictures of `kerasae.evaluation.plots_latent`.
 
     TFDS_DATA_DIR=../shared/tfds python bench/aae_prior_match.py \
         --root=/tmp/aae_bench --epochs=10
@@ -22,13 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from kerasae import data  # noqa: E402
-from kerasae import plots_latent  # noqa: E402
-from kerasae import prior_match  # noqa: E402
 from kerasae import training  # noqa: E402
 from kerasae.config import Config  # noqa: E402
 from kerasae.config import DataConfig  # noqa: E402
 from kerasae.config import ModelConfig  # noqa: E402
 from kerasae.config import TrainConfig  # noqa: E402
+from kerasae.evaluation import plots_latent  # noqa: E402
+from kerasae.evaluation import prior_match  # noqa: E402
 
 
 def parse_args():

@@ -56,11 +56,11 @@ def start(threads, thread_pools="tensorflow", batch_size=128):
         tf.config.threading.set_inter_op_parallelism_threads(1)
         pools = "pinned"
     else:
-        from kerasae import precision
-        from kerasae import threads as kae_threads
         from kerasae.config import Config
         from kerasae.config import DataConfig
         from kerasae.config import TrainConfig
+        from kerasae.training import precision
+        from kerasae.training import threads as kae_threads
         config = Config(
             data=DataConfig(dataset="mnist", data_dir=DEFAULT_DATA_DIR),
             train=TrainConfig(batch_size=batch_size,
@@ -144,8 +144,8 @@ def build_compiled(config):
     does (in the matmul precision `config.train` resolves to here)."""
     import keras
 
-    from kerasae import precision
     from kerasae import training
+    from kerasae.training import precision
     keras.utils.set_random_seed(config.train.seed)
     return training.build_for_training(
         config, precision.resolve(config.train.matmul_precision))

@@ -120,7 +120,7 @@ def main(argv):
     info = benchlib.start(FLAGS.threads)
     import tensorflow as tf
 
-    from kerasae import precision
+    from kerasae.training import precision
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     candidates = matmul_candidates(FLAGS.matmul_size)
     flops = {name: 2 * FLAGS.matmul_size**3 for name in candidates}

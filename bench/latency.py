@@ -13,7 +13,7 @@ and batch 256 in each form a user can run them:
 - `saved_model`: the `encode` / `decode` signatures of the SavedModel,
   as TF Serving would run them (preprocessing inside);
 - `tflite_float32`, `tflite_dynamic`, `tflite_int8`: the `.tflite` files
-  through `kerasae.litert_runner.LiteRTModel` (LiteRT's default threads).
+  through `kerasae.export.litert_runner.LiteRTModel` (LiteRT's default threads).
 
 Each measurement is `--calls` back-to-back calls (results copied to
 NumPy); the forms alternate in rounds and the median per-call time over
@@ -69,7 +69,7 @@ def forms(model, saved, tflite_dir, batch, x_raw, x_model):
     """name -> (encode call, decode call) at one batch size."""
     import tensorflow as tf
 
-    from kerasae.litert_runner import LiteRTModel
+    from kerasae.export.litert_runner import LiteRTModel
     code = np.asarray(model.encode(x_model))
     found = {
         "keras": (lambda: model.encode(x_model).numpy(),

@@ -41,7 +41,7 @@ flags.DEFINE_list("steps_per_execution", ["1", "10", "50"],
 flags.DEFINE_list("precision", ["auto"],
                   "matmul_precision values to try (auto, float32, bfloat16).")
 flags.DEFINE_list("adam", ["fused"],
-                  "fused (kerasae.optimizers.Adam) and/or keras "
+                  "fused (kerasae.training.optimizers.Adam) and/or keras "
                   "(keras.optimizers.Adam).")
 flags.DEFINE_integer("rounds", 5, "Measurements of each candidate.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")

@@ -31,10 +31,10 @@ from absl import logging
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from kerasae import anomaly  # noqa: E402
 from kerasae import config as kc  # noqa: E402
 from kerasae import data as kae_data  # noqa: E402
 from kerasae import training  # noqa: E402
+from kerasae.evaluation import anomaly  # noqa: E402
 
 # Ruff et al. (2018), Table 1, MNIST, AUROC in %.
 PAPER = {

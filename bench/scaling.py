@@ -42,7 +42,7 @@ def devices():
     """The devices to mirror over: GPUs, else logical CPUs."""
     import tensorflow as tf
 
-    from kerasae import distribute
+    from kerasae.training import distribute
     if not tf.config.list_physical_devices("GPU"):
         distribute.configure_cpu_devices(FLAGS.cpu_devices)
         return [d.name for d in tf.config.list_logical_devices("CPU")]

@@ -183,12 +183,12 @@ class TrainConfig:
         jit_compile: compile the train step with XLA.
         matmul_precision: `float32`, `bfloat16` (matmul and convolution
             inputs rounded to bfloat16 in training; see
-            `kerasae.precision`) or `auto` (bfloat16 on a CPU with native
-            bfloat16 instructions and no GPU, else float32).
+            `kerasae.training.precision`) or `auto` (bfloat16 on a CPU with
+            native bfloat16 instructions and no GPU, else float32).
         thread_pools: `tensorflow` (its default pools), `inter_op` (one
             intra-op thread, an inter-op thread per core) or `auto`
             (`inter_op` where every matmul fits one core's L2 cache; see
-            `kerasae.threads`).
+            `kerasae.training.threads`).
     """
 
     epochs: int = 10

@@ -21,3 +21,7 @@ class DataError(KerasaeError):
 
 class WorkdirError(KerasaeError):
     """A workdir holds something that conflicts with the requested run."""
+
+
+class ExportError(KerasaeError):
+    """An export option, folder or existing artifact conflicts."""

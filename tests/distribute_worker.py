@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from kerasae import distribute  # noqa: E402
+from kerasae.training import distribute  # noqa: E402
 
 if sys.argv[1] in ("step", "train"):
     distribute.configure_cpu_devices(2)
@@ -114,7 +114,7 @@ class LocalSparseAutoencoder(SparseAutoencoder):
     """Control: rho_hat of the replica's shard, not of the global batch."""
 
     def regularizer(self, code, stats):
-        from kerasae import losses
+        from kerasae.models import losses
         rho_hat = ops.mean(code, axis=0)
         penalty = self.config.sparsity_weight * losses.sparsity_kl(
             self.config.sparsity_target, rho_hat)

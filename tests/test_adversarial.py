@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from kerasae import models
-from kerasae import plots_latent
 from kerasae.config import Config
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
+from kerasae.evaluation import plots_latent
 from kerasae.models import adversarial
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -8,12 +8,12 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from kerasae import anomaly
-from kerasae import endpoints
 from kerasae import models
 from kerasae.config import ModelConfig
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
+from kerasae.evaluation import anomaly
+from kerasae.export import endpoints
 
 
 def tiny(name="ae", **kwargs):
@@ -124,7 +124,8 @@ def test_scores_are_the_documented_quantities():
 def test_auto_is_reconstruction_and_code_for_models_with_an_encoder():
     for name in ("ae", "vae"):
         assert anomaly.resolve_score(tiny(name)) == "reconstruction_and_code"
-    with pytest.raises(ConfigError, match="call kerasae.anomaly.fit"):
+    with pytest.raises(ConfigError,
+                       match="call kerasae.evaluation.anomaly.fit"):
         anomaly.scores(tiny(), np.zeros((2, 6), "float32"))  # auto: fitted
 
 
@@ -192,7 +193,8 @@ def test_code_mahalanobis_known_answer():
     # sum_i (c_i - m)^T S^-1 (c_i - m) = tr(S^-1 (n - 1) S) = (n - 1) d
     # for the sample covariance S of the same codes (d = 2 here).
     assert distance.mean() == pytest.approx(2 * 299 / 300, rel=1e-4)
-    with pytest.raises(ConfigError, match="call kerasae.anomaly.fit"):
+    with pytest.raises(ConfigError,
+                       match="call kerasae.evaluation.anomaly.fit"):
         anomaly.scores(model, x, "code_mahalanobis")
 
 

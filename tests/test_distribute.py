@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from sample_data import blob_images
 
-from kerasae import distribute
 from kerasae.errors import ConfigError
 from kerasae.models import MODELS
+from kerasae.models import replicas
+from kerasae.training import distribute
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "distribute_worker.py")
@@ -186,6 +187,6 @@ def test_malformed_tf_config_names_the_expected_form():
 def test_one_replica_seeds_are_those_of_a_plain_generator():
     import keras
     plain = keras.random.SeedGenerator(7)
-    replica = distribute.ReplicaSeedGenerator(7)
+    replica = replicas.ReplicaSeedGenerator(7)
     for _ in range(2):
         np.testing.assert_array_equal(plain.next(), replica.next())

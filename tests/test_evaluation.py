@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 
-from kerasae import anomaly
 from kerasae import data as kae_data
 from kerasae import evaluation
 from kerasae import models
@@ -21,6 +20,7 @@ from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
+from kerasae.evaluation import anomaly
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

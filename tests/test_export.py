@@ -21,8 +21,6 @@ import tensorflow as tf
 from sample_data import uint8_blob_images
 
 import export as export_script
-from kerasae import anomaly
-from kerasae import endpoints
 from kerasae import evaluation
 from kerasae import export
 from kerasae import models
@@ -31,6 +29,8 @@ from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
+from kerasae.evaluation import anomaly
+from kerasae.export import endpoints
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
@@ -239,7 +239,7 @@ def test_tf_serving_layout_and_next_version(ae, tmp_path):
 
 
 def test_failed_export_leaves_nothing(ae, tmp_path, monkeypatch):
-    from kerasae import tflite
+    from kerasae.export import tflite
 
     def broken(*args, **kwargs):
         raise RuntimeError("converter crashed")
@@ -262,7 +262,7 @@ def test_threshold_file_adds_is_anomaly(name, export_of, tmp_path, images):
     _, workdir, _, _, model, _ = export_of(name)
     scores = endpoints.anomaly_score(model, images[1] / 255.0).numpy()
     threshold = float(np.median(scores))
-    # The form kerasae.anomaly writes: score name, threshold, method.
+    # The form kerasae.evaluation.anomaly writes: score name, threshold, method.
     copy = copy_with_threshold(workdir, str(tmp_path / "run"), {
         "score": endpoints.score_name(model), "threshold": threshold,
         "method": "quantile"})

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasae import losses
+from kerasae.models import losses
 
 
 def test_gaussian_kl_is_zero_for_standard_normal():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerasae import optimizers
+from kerasae.training import optimizers
 
 
 def run_steps(optimizer, gradients, initial):

@@ -8,10 +8,10 @@ from PIL import Image
 from sample_data import blob_images
 
 from kerasae import models
-from kerasae import plots
 from kerasae.config import ModelConfig
 from kerasae.data import DataBundle
 from kerasae.data import Split
+from kerasae.evaluation import plots
 
 
 def assert_picture(path):

@@ -8,13 +8,14 @@ import tensorflow as tf
 from sample_data import blob_images
 
 from kerasae import models
-from kerasae import precision
 from kerasae import training
 from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
+from kerasae.models import matmul
+from kerasae.training import precision
 
 
 @pytest.mark.parametrize("flags, gpu, expected", [
@@ -45,9 +46,9 @@ def test_cpu_flags_reads_the_flags_line(tmp_path):
 
 def layer_pair(make, shape):
     """The same layer in float32 and bfloat16 precision, equal weights."""
-    with precision.matmul_precision("float32"):
+    with matmul.matmul_precision("float32"):
         full = make()
-    with precision.matmul_precision("bfloat16"):
+    with matmul.matmul_precision("bfloat16"):
         low = make()
     full.build(shape)
     low.build(shape)
@@ -56,10 +57,10 @@ def layer_pair(make, shape):
 
 
 @pytest.mark.parametrize("make, shape", [
-    (lambda: precision.dense(24, activation="relu"), (16, 40)),
-    (lambda: precision.conv2d(6, 3, strides=2, padding="same"),
+    (lambda: matmul.dense(24, activation="relu"), (16, 40)),
+    (lambda: matmul.conv2d(6, 3, strides=2, padding="same"),
      (4, 8, 8, 3)),
-    (lambda: precision.conv2d_transpose(5, 3, strides=2, padding="same",
+    (lambda: matmul.conv2d_transpose(5, 3, strides=2, padding="same",
                                         activation="relu"), (4, 4, 4, 3)),
 ])
 def test_bfloat16_layers_round_only_the_matmul_inputs(make, shape):
@@ -92,10 +93,10 @@ def test_bfloat16_layers_round_only_the_matmul_inputs(make, shape):
 
 
 def test_layers_outside_a_scope_are_stock_keras():
-    assert type(precision.dense(3)) is keras.layers.Dense
-    with precision.matmul_precision("bfloat16"):
-        assert type(precision.dense(3)) is precision.BF16Dense
-    assert precision.current() == "float32"
+    assert type(matmul.dense(3)) is keras.layers.Dense
+    with matmul.matmul_precision("bfloat16"):
+        assert type(matmul.dense(3)) is matmul.BF16Dense
+    assert matmul.current() == "float32"
 
 
 @pytest.mark.parametrize("arch", ["dense", "conv"])
@@ -106,7 +107,7 @@ def test_every_model_trains_in_bfloat16(name, arch):
         latent_dim=2, reconstruction_loss="bce", output_activation="sigmoid",
         input_shape=(8, 8, 1), num_classes=2, discriminator_units=(8,))
     keras.utils.set_random_seed(0)
-    with precision.matmul_precision("bfloat16"):
+    with matmul.matmul_precision("bfloat16"):
         model = models.build(config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     x, y = blob_images(64)
@@ -115,8 +116,8 @@ def test_every_model_trains_in_bfloat16(name, arch):
     for values in history.values():
         assert np.all(np.isfinite(values))
     low = [layer for layer in model._flatten_layers()
-           if isinstance(layer, (precision.BF16Dense, precision.BF16Conv2D,
-                                 precision.BF16Conv2DTranspose))]
+           if isinstance(layer, (matmul.BF16Dense, matmul.BF16Conv2D,
+                                 matmul.BF16Conv2DTranspose))]
     assert low
     assert all(v.dtype == "float32" for v in model.weights)
 
@@ -142,7 +143,7 @@ def test_training_in_bfloat16_saves_and_evaluates_float32(tmp_path):
     _, model, _ = training.load_run(low_dir)
     kinds = {type(layer) for layer in model._flatten_layers()}
     assert keras.layers.Dense in kinds
-    assert not kinds & {precision.BF16Dense}
+    assert not kinds & {matmul.BF16Dense}
     # Same seed and data: the two trainings end close, but not equal.
     a, b = low["validation"]["neg_elbo"], full["validation"]["neg_elbo"]
     assert a != b and abs(a - b) < 0.05 * abs(b), (a, b)
@@ -161,7 +162,7 @@ def test_float32_copy_carries_weights_and_optimizer_state(name):
     x, _ = blob_images(64)
     model.fit(x, epochs=1, batch_size=32, verbose=0)
     copy = training.float32_copy(model, config)
-    assert not any(isinstance(layer, precision.BF16Dense)
+    assert not any(isinstance(layer, matmul.BF16Dense)
                    for layer in copy._flatten_layers())
     for a, b in zip(copy.weights, model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 
 from kerasae import models
-from kerasae import prior_match
-from kerasae import priors
 from kerasae.config import ModelConfig
+from kerasae.evaluation import prior_match
+from kerasae.models import priors
 
 
 def test_ks_matches_a_hand_computed_value():

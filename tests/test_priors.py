@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from kerasae import priors
 from kerasae.errors import ConfigError
+from kerasae.models import priors
 
 N = 20000
 

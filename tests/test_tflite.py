@@ -1,7 +1,7 @@
 """TFLite encoders/decoders and the LiteRT runner.
 
 Every registered model is exported to float32 `.tflite` files and compared
-with Keras through `kerasae.litert_runner` (max abs difference <= 1e-5 in
+with Keras through `kerasae.export.litert_runner` (max abs difference <= 1e-5 in
 model space). Quantization is tested on an MNIST autoencoder large enough
 (784-256-32) for the weights to dominate the file size.
 """
@@ -15,16 +15,16 @@ import tensorflow_datasets as tfds
 from sample_data import uint8_blob_images
 
 import export as export_script
-from kerasae import endpoints
 from kerasae import export
 from kerasae import models
-from kerasae import tflite
 from kerasae import training
 from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
-from kerasae.litert_runner import LiteRTModel
+from kerasae.export import endpoints
+from kerasae.export import tflite
+from kerasae.export.litert_runner import LiteRTModel
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from test_train_script import run_train
 
-from kerasae import precision
-from kerasae import threads
 from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
+from kerasae.training import precision
+from kerasae.training import threads
 
 MIB = 2**20
 MNIST = 28 * 28

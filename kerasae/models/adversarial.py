@@ -24,14 +24,14 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasae import optimizers
-from kerasae import precision
-from kerasae import prior_match
-from kerasae import priors
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
+from kerasae.evaluation import prior_match
+from kerasae.models import matmul
+from kerasae.models import priors
 from kerasae.models.base import Autoencoder
 from kerasae.registry import MODELS
+from kerasae.training import optimizers
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -63,9 +63,9 @@ def build_discriminator(input_units, hidden_units, activation,
                         name="discriminator"):
     """A dense discriminator producing one logit."""
     stack = [keras.Input(shape=(int(input_units),))]
-    stack += [precision.dense(int(u), activation=activation)
+    stack += [matmul.dense(int(u), activation=activation)
               for u in hidden_units]
-    stack.append(precision.dense(1, name="logit"))
+    stack.append(matmul.dense(1, name="logit"))
     return keras.Sequential(stack, name=name)
 
 

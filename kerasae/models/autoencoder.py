@@ -6,9 +6,9 @@ Each is the base `Autoencoder` with one hook overridden.
 import keras
 from keras import ops
 
-from kerasae import distribute
-from kerasae import layers as kae_layers
-from kerasae import losses
+from kerasae.models import layers as kae_layers
+from kerasae.models import losses
+from kerasae.models import replicas
 from kerasae.models.base import Autoencoder
 from kerasae.registry import MODELS
 
@@ -57,7 +57,7 @@ class SparseAutoencoder(Autoencoder):
         weight = self.config.sparsity_weight
         mean_activation = ops.mean(code, axis=1)
         if self.config.sparsity == "kl":
-            rho_hat = distribute.global_batch_mean(code)
+            rho_hat = replicas.global_batch_mean(code)
             penalty = weight * losses.sparsity_kl(
                 self.config.sparsity_target, rho_hat)
             zeros = ops.zeros_like(code[:, 0])

@@ -20,10 +20,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasae import distribute
-from kerasae import layers as kae_layers
-from kerasae import losses
 from kerasae.config import ModelConfig
+from kerasae.models import layers as kae_layers
+from kerasae.models import losses
+from kerasae.models import replicas
 
 
 class Losses:
@@ -74,7 +74,7 @@ class Autoencoder(keras.Model):
         self.latent_dim = int(config.latent_dim)
         # Seeded from the global Keras seed (`keras.utils.set_random_seed`);
         # each replica of a strategy gets its own stream of draws.
-        self.seed_generator = distribute.ReplicaSeedGenerator()
+        self.seed_generator = replicas.ReplicaSeedGenerator()
         self.encoder = kae_layers.build_encoder(
             self.input_shape_, config.arch, config.hidden_units,
             self.encoder_units(), config.activation)
@@ -188,7 +188,7 @@ class Autoencoder(keras.Model):
         """
         per_example = terms.reconstruction + terms.per_example
         return (tf.nn.compute_average_loss(per_example)
-                + terms.batch / distribute.num_replicas())
+                + terms.batch / replicas.num_replicas())
 
     # ---------------------------------------------------- keras hooks
     @property

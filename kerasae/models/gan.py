@@ -21,17 +21,17 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasae import distribute
-from kerasae import layers as kae_layers
-from kerasae import optimizers
-from kerasae import prior_match
-from kerasae import priors
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
+from kerasae.evaluation import prior_match
+from kerasae.models import layers as kae_layers
+from kerasae.models import priors
+from kerasae.models import replicas
 from kerasae.models.adversarial import discriminator_accuracy
 from kerasae.models.adversarial import discriminator_loss
 from kerasae.models.adversarial import generator_loss
 from kerasae.registry import MODELS
+from kerasae.training import optimizers
 
 # The fixed seed of `call`'s prior draw.
 CALL_SEED = 1234
@@ -86,7 +86,7 @@ class GenerativeAdversarialNetwork(keras.Model):
         self.prior = priors.build(
             config.prior, self.latent_dim, config.prior_params)
         # Each replica draws its own noise under tf.distribute.
-        self.seed_generator = distribute.ReplicaSeedGenerator()
+        self.seed_generator = replicas.ReplicaSeedGenerator()
         self.generator = kae_layers.build_decoder(
             self.latent_dim, shape, config.arch, config.hidden_units,
             config.activation, name="generator")

@@ -13,7 +13,7 @@ never enters an exported graph.
 import keras
 from keras import ops
 
-from kerasae import losses
+from kerasae.models import losses
 from kerasae.models.base import Autoencoder
 from kerasae.models.base import Losses
 from kerasae.registry import MODELS

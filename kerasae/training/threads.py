@@ -138,7 +138,7 @@ def configure(config, precision, input_size=None):
     """
     import tensorflow as tf
 
-    from kerasae import precision as kae_precision
+    from kerasae.training import precision as kae_precision
     if input_size is None:
         input_size = input_size_before_loading(config.data)
     pools = resolve(config, input_size, precision,

@@ -21,16 +21,17 @@ import numpy as np
 
 from kerasae import config as kae_config
 from kerasae import data as kae_data
-from kerasae import distribute
 from kerasae import models
-from kerasae import optimizers
-from kerasae import precision as kae_precision
-from kerasae import streamed_run
-from kerasae import threads as kae_threads
 from kerasae import workdir as wd
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
+from kerasae.models import replicas
+from kerasae.training import distribute
+from kerasae.training import optimizers
+from kerasae.training import precision as kae_precision
+from kerasae.training import streamed as streamed_run
+from kerasae.training import threads as kae_threads
 
 
 def resolve(config, bundle):
@@ -169,7 +170,8 @@ def build_for_training(config, precision="float32"):
 
     Args:
         config: a resolved `Config`.
-        precision: `float32` or `bfloat16` (`kerasae.precision.resolve`).
+        precision: `float32` or `bfloat16`
+        (`kerasae.training.precision.resolve`).
     """
     with kae_precision.matmul_precision(precision):
         model = models.build(config.model)
@@ -210,7 +212,7 @@ def compile_model(model, config):
     `compile_for_training(train_config)` and is compiled by it.
     """
     t = config.train
-    if distribute.num_replicas() > 1 and t.steps_per_execution > 1:
+    if replicas.num_replicas() > 1 and t.steps_per_execution > 1:
         # Keras 3 cannot run several steps per call under a multi-replica
         # strategy ("You must feed a value for placeholder tensor",
         # keras-team/keras#19246), so replicas take one step per call.

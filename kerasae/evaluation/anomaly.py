@@ -49,13 +49,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import losses
 from kerasae import workdir as wd
-from kerasae.detection_metrics import auprc
-from kerasae.detection_metrics import auroc
-from kerasae.detection_metrics import precision_recall_f1
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
+from kerasae.evaluation.detection_metrics import auprc
+from kerasae.evaluation.detection_metrics import auroc
+from kerasae.evaluation.detection_metrics import precision_recall_f1
+from kerasae.models import losses
 
 __all__ = ["auprc", "auroc", "precision_recall_f1"]  # re-exported
 
@@ -110,8 +110,8 @@ def score_batch(model, x, score, labels=None, params=None):
     """Per-example scores of one model-space batch (a concrete `score`).
 
     Written with keras.ops only, so that it runs eagerly here and inside
-    the exported `score` graph (`kerasae.endpoints`), where `params` become
-    constants.
+    the exported `score` graph (`kerasae.export.endpoints`), where `params`
+    become constants.
 
     Args:
         model: a model with an encoder.
@@ -177,12 +177,12 @@ def check_params(score, params):
     if not params:
         raise ConfigError(
             f"score {score!r} needs parameters fitted on normal data: call "
-            "kerasae.anomaly.fit first")
+            "kerasae.evaluation.anomaly.fit first")
     missing = [k for k in needed if k not in params]
     if missing:
         raise ConfigError(
             f"the parameters of score {score!r} lack {', '.join(missing)}; "
-            "fit them again with kerasae.anomaly.fit")
+            "fit them again with kerasae.evaluation.anomaly.fit")
 
 
 def fitted_score_batch(model, x, score, labels=None, params=None):

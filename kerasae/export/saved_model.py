@@ -2,8 +2,8 @@
 
 `export(workdir, export_dir)` writes `export_dir/<name>/<version>/` (the
 folder TF Serving watches is `export_dir/<name>/`) and, for `tflite`,
-`export_dir/tflite/<name>/` (see `kerasae.tflite`). The SavedModel is a
-`keras.export.ExportArchive` of the endpoints in `kerasae.endpoints`
+`export_dir/tflite/<name>/` (see `kerasae.export.tflite`). The SavedModel is a
+`keras.export.ExportArchive` of the endpoints in `kerasae.export.endpoints`
 (serving_default, encode, decode, score, and sample for generative models),
 each with a fixed input signature; the training preprocessing is inside, so
 clients send and receive raw values. When the workdir holds
@@ -26,21 +26,17 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from kerasae import anomaly
 from kerasae import training
 from kerasae import workdir as wd
-from kerasae.endpoints import build_archive
-from kerasae.endpoints import score_name
 from kerasae.errors import ConfigError
-from kerasae.errors import KerasaeError
+from kerasae.errors import ExportError
+from kerasae.evaluation import anomaly
+from kerasae.export.endpoints import build_archive
+from kerasae.export.endpoints import score_name
+from kerasae.export.tflite import QUANTIZATIONS
 
 FORMATS = ("saved_model", "tflite")
-QUANTIZATIONS = ("dynamic", "float16", "int8")
 THRESHOLD = "threshold.json"
-
-
-class ExportError(KerasaeError):
-    """An export option, folder or existing artifact conflicts."""
 
 
 def read_scoring(workdir, model):
@@ -48,8 +44,8 @@ def read_scoring(workdir, model):
 
     `workdir/threshold.json` is `{"threshold": float}`, optionally with
     `"score": name` (default: `score_name(model)`, the reconstruction loss)
-    and, for `kerasae.anomaly.FITTED` scores, `"params"`. Any score of
-    `kerasae.anomaly.SCORES` that `model` can compute is served.
+    and, for `kerasae.evaluation.anomaly.FITTED` scores, `"params"`. Any score
+    of `kerasae.evaluation.anomaly.SCORES` that `model` can compute is served.
 
     Returns:
         `{"score", "threshold", "params"}` (`params` None for scores
@@ -220,7 +216,9 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
                     built["saved_model"], verbose=False)
         files = []
         if "tflite" in built:
-            from kerasae import tflite  # the converter is only needed here
+            from kerasae.export import (
+                tflite,  # the converter is only needed here
+            )
             files = tflite.export_tflite(
                 config, model, pre, built["tflite"], quantize,
                 os.path.join(scratch, "source"))

@@ -9,8 +9,8 @@
   same size (Baldi and Hornik 1989), to show what the nonlinearity buys.
 
 `evaluate_run(workdir, options)` loads a run, computes all of these plus the
-anomaly report (`kerasae.anomaly`) and the pictures (`kerasae.plots`), and
-merges them into `RUN/metrics.json`.
+anomaly report (`kerasae.evaluation.anomaly`) and the pictures
+(`kerasae.evaluation.plots`), and merges them into `RUN/metrics.json`.
 """
 
 import dataclasses
@@ -20,12 +20,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasae import anomaly
 from kerasae import data as kae_data
-from kerasae import losses
 from kerasae import training
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
+from kerasae.evaluation import anomaly
+from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -287,7 +287,7 @@ def model_metrics(model, bundle, options):
             result["iwae_examples"] = int(len(subset))
     if hasattr(model, "evaluation_metrics"):
         # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.prior_match`), the GAN's sample MMD.
+        # (`kerasae.evaluation.prior_match`), the GAN's sample MMD.
         result.update(model.evaluation_metrics(split.x, split.y))
     return result
 
@@ -307,7 +307,7 @@ def evaluate_run(workdir, options=EvalOptions()):
         KerasaeError: no model in `workdir`, a bad option, or
             `normal_classes` for data without labels; one-line messages.
     """
-    from kerasae import plots  # matplotlib is only needed here
+    from kerasae.evaluation import plots  # matplotlib is only needed here
 
     validate(options)
     config, model, _ = training.load_run(workdir)

@@ -1,7 +1,7 @@
 """The exported graphs: named endpoints shared by SavedModel and TFLite.
 
 `endpoints(model, preprocessing)` returns the functions `kerasae.export`
-puts in the SavedModel and `kerasae.tflite` converts, each with a fixed
+puts in the SavedModel and `kerasae.export.tflite` converts, each with a fixed
 input signature and named outputs:
 
 - `serving_default`: raw `x` -> `reconstruction` in raw units.
@@ -12,7 +12,7 @@ input signature and named outputs:
   `is_anomaly` when a threshold is given. The score is the one named by
   the threshold record (`RUN/threshold.json`, by default
   `reconstruction_and_code`) with its fitted parameters as constants, or
-  `kerasae.anomaly.unfitted_default` without one.
+  `kerasae.evaluation.anomaly.unfitted_default` without one.
 - `sample` (generative models): scalars `count`, `seed` -> `samples`.
 
 A model without an encoder (the GAN) has `decode` and `sample` only; the
@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasae import anomaly
+from kerasae.evaluation import anomaly
 
 
 def has_encoder(model):
@@ -54,7 +54,7 @@ def score_name(model):
     """The score `anomaly_score` computes for `model` without a threshold.
 
     `neg_elbo_at_mean` for a VAE, `reconstruction_nll` otherwise
-    (`kerasae.anomaly.unfitted_default`).
+    (`kerasae.evaluation.anomaly.unfitted_default`).
     """
     return anomaly.unfitted_default(model)
 
@@ -67,17 +67,21 @@ def anomaly_score(model, x, labels=None, score=None, params=None):
     of squared errors for `mse`) of decode(encode(x)); for the VAE the
     negative ELBO at z = mean, `reconstruction_nll(x, decode(mean)) +
     KL(q(z|x) || N(0, I))` (Kingma and Welling 2014, Eq. 10 with the single
-    sample replaced by the mean). Any other score of `kerasae.anomaly` is
-    computed by `kerasae.anomaly.score_batch`, the function the evaluation
-    uses, so the two agree; `params` (from `kerasae.anomaly.fit`) become
-    graph constants when traced.
+    sample replaced by the mean). Any other score of
+    `kerasae.evaluation.anomaly` is computed by
+    `kerasae.evaluation.anomaly.score_batch`, the function the
+    evaluation uses, so the two agree; `params` (from
+    `kerasae.evaluation.anomaly.fit`)
+    become graph constants when traced.
 
     Args:
         model: a `kerasae` model with an encoder.
         x: float32 batch in model space.
         labels: int labels, for models that decode (code, label).
-        score: a concrete score name of `kerasae.anomaly.SCORES`, or None.
-        params: fitted parameters, for `kerasae.anomaly.FITTED` scores.
+        score: a concrete score name of `kerasae.evaluation.anomaly.SCORES`, or
+        None. params: fitted parameters, for
+        `kerasae.evaluation.anomaly.FITTED`
+        scores.
 
     Returns:
         Shape `(batch,)`, float32, higher is more anomalous.
@@ -86,7 +90,7 @@ def anomaly_score(model, x, labels=None, score=None, params=None):
         score = score_name(model)
     if score not in anomaly.SCORES or score == "auto":
         raise ValueError(f"score must be a concrete name of "
-                         f"kerasae.anomaly.SCORES, not {score!r}")
+                         f"kerasae.evaluation.anomaly.SCORES, not {score!r}")
     return tf.cast(anomaly.score_batch(model, x, score, labels, params),
                    tf.float32)
 
@@ -115,8 +119,8 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         preprocessing: its `kerasae.data.Preprocessing`.
         threshold: anomaly threshold on `score`, or None.
         score: the score the `score` endpoint computes (a concrete name of
-            `kerasae.anomaly.SCORES`); None: `score_name(model)`.
-        params: fitted parameters of `score` (`kerasae.anomaly.fit`).
+            `kerasae.evaluation.anomaly.SCORES`); None: `score_name(model)`.
+        params: fitted parameters of `score` (`kerasae.evaluation.anomaly.fit`).
 
     Returns:
         Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn

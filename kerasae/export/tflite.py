@@ -17,7 +17,7 @@
 - `manifest.json`: shapes, signatures, preprocessing and file sizes.
 
 The graphs come from the same endpoints as the SavedModel
-(`kerasae.endpoints`), converted with
+(`kerasae.export.endpoints`), converted with
 `tf.lite.TFLiteConverter.from_saved_model(..., signature_keys=[...])`.
 """
 
@@ -28,12 +28,14 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import data as kae_data
-from kerasae import endpoints as kae_endpoints
-from kerasae import export as kae_export
+from kerasae.errors import ExportError
 from kerasae.errors import KerasaeError
-from kerasae.litert_runner import LiteRTModel
+from kerasae.export import endpoints as kae_endpoints
+from kerasae.export.litert_runner import LiteRTModel
 
 CALIBRATION_EXAMPLES = 200
+# TFLite variants beside the float32 one (`--quantize`).
+QUANTIZATIONS = ("dynamic", "float16", "int8")
 PARTS = {"encoder": "encode", "decoder": "decode"}
 
 
@@ -60,7 +62,7 @@ def calibration_inputs(config, model, preprocessing,
     try:
         bundle = kae_data.load(config.data, seed=config.train.seed)
     except KerasaeError as error:
-        raise kae_export.ExportError(
+        raise ExportError(
             f"--quantize=int8 calibrates on the training data, which cannot "
             f"be loaded: {error}") from None
     x, y = bundle.train.x[:count], bundle.train.y
@@ -186,7 +188,7 @@ def measure(folder, model, preprocessing, x_raw):
     code = np.asarray(model.encode(x_model))
     reconstruction = preprocessing.invert(np.asarray(model.decode(code)))
     modes = ["float32"] + [
-        m for m in kae_export.QUANTIZATIONS
+        m for m in QUANTIZATIONS
         if os.path.exists(os.path.join(folder, file_name("encoder", m)))]
     results = {}
     for mode in modes:

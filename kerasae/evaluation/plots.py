@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-from kerasae import layers as kae_layers  # noqa: E402
-from kerasae import plots_latent  # noqa: E402
 from kerasae import workdir as wd  # noqa: E402
+from kerasae.evaluation import plots_latent  # noqa: E402
+from kerasae.models import layers as kae_layers  # noqa: E402
 
 PLOTS = "plots"
 
@@ -102,7 +102,7 @@ def denoising_rows(noisy, clean, denoised, path, n=10,
 def sample_grid(model, n, path, seed=0):
     """An n x n grid of samples decoded from the model's prior.
 
-    The one of `kerasae.plots_latent` (VAE: N(0, I); adversarial
+    The one of `kerasae.evaluation.plots_latent` (VAE: N(0, I); adversarial
     autoencoder and GAN: their priors), here so every picture of a run can
     be found in one module.
     """

@@ -16,7 +16,7 @@ against the prior an adversarial autoencoder was trained with.
 import keras
 import numpy as np
 
-from kerasae import priors
+from kerasae.models import priors
 
 
 def mmd(a, b, bandwidth=None):
@@ -82,7 +82,7 @@ def prior_match(codes, prior, labels=None, max_points=2000, seed=0):
 
     Args:
         codes: (n, latent_dim) codes of a test set.
-        prior: a `kerasae.priors.Prior`.
+        prior: a `kerasae.models.priors.Prior`.
         labels: optional (n,) labels, for label-conditional priors.
         max_points: subsample size for the MMD (quadratic cost).
         seed: seeds the subsample and the prior draw.

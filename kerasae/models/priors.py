@@ -9,9 +9,9 @@ built so that a typo fails before any data loads.
 
 Registering your own prior, from Python, before building the model::
 
-    import kerasae.priors
+    import kerasae.models.priors
 
-    @kerasae.priors.register("laplace")
+    @kerasae.models.priors.register("laplace")
     def laplace(n, latent_dim, seed, scale=1.0):
         u = keras.random.uniform((n, latent_dim), -0.5, 0.5, seed=seed)
         return -scale * ops.sign(u) * ops.log1p(-2.0 * ops.abs(u))

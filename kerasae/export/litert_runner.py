@@ -1,6 +1,6 @@
 """Run exported `.tflite` encoders and decoders with LiteRT, as a device would.
 
-    from kerasae.litert_runner import LiteRTModel
+    from kerasae.export.litert_runner import LiteRTModel
     encoder = LiteRTModel("export/tflite/vae/encoder.tflite")
     codes = encoder.encode(raw_pixels)["code"]  # any batch size
     decoder = LiteRTModel("export/tflite/vae/decoder.tflite")

@@ -13,8 +13,8 @@ import keras
 from keras import layers
 from keras import ops
 
-from kerasae import precision
 from kerasae.errors import ConfigError
+from kerasae.models import matmul
 
 
 def build_encoder(input_shape, arch, hidden_units, units, activation,
@@ -36,7 +36,7 @@ def build_encoder(input_shape, arch, hidden_units, units, activation,
     if arch == "conv":
         _check_image(input_shape)
         for filters in hidden_units:
-            stack.append(precision.conv2d(
+            stack.append(matmul.conv2d(
                 int(filters), 3, strides=2, padding="same",
                 activation=activation,
             ))
@@ -45,8 +45,8 @@ def build_encoder(input_shape, arch, hidden_units, units, activation,
         if len(input_shape) > 1:
             stack.append(layers.Flatten())
         for size in hidden_units:
-            stack.append(precision.dense(int(size), activation=activation))
-    stack.append(precision.dense(int(units), name="code"))
+            stack.append(matmul.dense(int(size), activation=activation))
+    stack.append(matmul.dense(int(units), name="code"))
     return keras.Sequential(stack, name=name)
 
 
@@ -78,23 +78,23 @@ def build_decoder(code_units, output_shape, arch, hidden_units, activation,
         small_h = math.ceil(height / 2**steps)
         small_w = math.ceil(width / 2**steps)
         stack += [
-            precision.dense(small_h * small_w * reverse[0],
+            matmul.dense(small_h * small_w * reverse[0],
                          activation=activation),
             layers.Reshape((small_h, small_w, reverse[0])),
         ]
         for filters in reverse:
-            stack.append(precision.conv2d_transpose(
+            stack.append(matmul.conv2d_transpose(
                 filters, 3, strides=2, padding="same", activation=activation,
             ))
-        stack.append(precision.conv2d(channels, 3, padding="same"))
+        stack.append(matmul.conv2d(channels, 3, padding="same"))
         extra_h = small_h * 2**steps - height
         extra_w = small_w * 2**steps - width
         if extra_h or extra_w:
             stack.append(layers.Cropping2D(((0, extra_h), (0, extra_w))))
     else:
         for size in reverse:
-            stack.append(precision.dense(size, activation=activation))
-        stack.append(precision.dense(math.prod(output_shape)))
+            stack.append(matmul.dense(size, activation=activation))
+        stack.append(matmul.dense(math.prod(output_shape)))
         if len(output_shape) > 1:
             stack.append(layers.Reshape(output_shape))
     return keras.Sequential(stack, name=name)

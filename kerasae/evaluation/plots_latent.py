@@ -7,7 +7,7 @@ the same grid of samples for a VAE (decoding N(0, I)), an adversarial
 autoencoder (decoding its prior) and a GAN (generating), so they can be
 compared side by side. Each function writes one file and returns its path.
 
-    from kerasae import plots_latent
+    from kerasae.evaluation import plots_latent
     plots_latent.plot_codes(model, test_x, test_y, "codes.png")
     plots_latent.plot_decoded_grid(model, "manifold.png")
     plots_latent.sample_grid(model, 10, "samples.png")
@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasae import prior_match  # noqa: E402
+from kerasae.evaluation import prior_match  # noqa: E402
 
 
 def _save(fig, path):
