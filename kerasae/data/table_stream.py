@@ -272,6 +272,10 @@ class CsvTable(_Table):
 
     def _parse(self, lines, numbers):
         x = None
+        commas = np.char.count(np.array(lines), ",")
+        if np.any(commas != len(self.header) - 1):
+            # Ragged (or quoted commas): the csv module decides.
+            return self._parse_slowly(lines, numbers)
         try:
             x = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2,
                            quotechar='"', usecols=self.feature_index,
