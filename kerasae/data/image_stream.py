@@ -173,7 +173,7 @@ class FolderListing:
                 return image, label_table[i]
 
             return order.map(read, num_parallel_calls=tf.data.AUTOTUNE,
-                             deterministic=not shuffle)
+                             deterministic=True)
 
         return StreamSplit(examples, len(paths), labels is not None,
                            int(np.prod(shape)), name=name)

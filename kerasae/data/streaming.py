@@ -42,6 +42,11 @@ DATA_PATHS = (AUTO, MEMORY, STREAM)
 DEFAULT_LIMIT_MB = 2048
 # Examples a streamed run evaluates, calibrates and plots on.
 DEFAULT_SAMPLE = 10_000
+# ... and at most this many float32 bytes per split (5,461 64x64 RGB
+# images), so a wide input does not make the sample large.
+_SAMPLE_BYTES = 256 * 2**20
+# Seeds the order samples are drawn in (fixed: the same sample every time).
+SAMPLE_SEED = 1234
 # The shuffle buffer holds at most this many bytes of raw examples (and
 # at most `_SHUFFLE_EXAMPLES` examples): 10,000 MNIST digits, 2,700
 # 64x64 RGB images.
@@ -152,7 +157,11 @@ class StreamSplit:
         return scale_batch
 
     def sample(self, count, batch_size=256):
-        """The first `count` examples (file or row order) as a `Split`.
+        """`count` examples as a `Split`, the same ones on every call.
+
+        Files (folders), TFDS files and `.npy` chunks are taken in a fixed
+        shuffled order, so a folder of class subfolders gives every class;
+        a CSV file gives its first rows.
 
         Args:
             count: at most this many examples.
@@ -164,7 +173,9 @@ class StreamSplit:
         """
         xs, ys = [], []
         taken = 0
-        for x, y in self.dataset(batch_size, labels=True).as_numpy_iterator():
+        ds = self._examples(True, SAMPLE_SEED, None).batch(batch_size).map(
+            self._to_model_space(True))
+        for x, y in ds.as_numpy_iterator():
             xs.append(x[:count - taken])
             ys.append(y[:count - taken])
             taken += len(xs[-1])
@@ -260,10 +271,13 @@ def sample_bundle(bundle, count=DEFAULT_SAMPLE):
 
     Returns:
         A `DataBundle` of in-memory `Split`s; `sampled` records the
-        count, for the outputs to say so.
+        count per split, for the outputs to say so.
     """
     if not is_streaming(bundle):
         return bundle
+    # At most `_SAMPLE_BYTES` of float32 per split, whatever the width.
+    width = math.prod(bundle.input_shape) * 4
+    count = max(1, min(count, max(1000, _SAMPLE_BYTES // width)))
     test = None if bundle.test is None else bundle.test.sample(count)
     sampled = DataBundle(
         name=bundle.name,

@@ -165,7 +165,7 @@ def _split(builder, spec, with_labels, shape, config, classes):
             return x, y
 
         ds = ds.map(pick, num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=not shuffle)
+                    deterministic=True)
         if classes:
             wanted = tf.constant(classes, tf.int64)
             ds = ds.filter(lambda x, y: tf.reduce_any(tf.equal(y, wanted)))

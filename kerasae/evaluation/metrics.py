@@ -23,8 +23,10 @@ from keras import ops
 from kerasae import data as kae_data
 from kerasae import training
 from kerasae import workdir as wd
+from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
+from kerasae.evaluation import pca
 from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -100,8 +102,10 @@ def pca_reconstruction_mse(train_x, test_x, k):
     """Per-element MSE of reconstructing `test_x` from its top-`k` PCA code.
 
     The principal subspace is fitted on `train_x` (eigenvectors of the
-    covariance); Baldi and Hornik (1989) show it is the optimum of a linear
-    autoencoder with `k` code units under squared error.
+    covariance, or a randomized basis for inputs wider than
+    `pca.EXACT_MAX_FEATURES`); Baldi and Hornik (1989) show it is the
+    optimum of a linear autoencoder with `k` code units under squared
+    error.
 
     Returns:
         A float, comparable with `reconstruction_metrics(...)["mse"]`.
@@ -110,8 +114,12 @@ def pca_reconstruction_mse(train_x, test_x, k):
     b = np.asarray(test_x, np.float64).reshape(len(test_x), -1)
     mean = a.mean(axis=0)
     centered = a - mean
-    _, vectors = np.linalg.eigh(centered.T @ centered)
-    basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
+    if a.shape[1] > pca.EXACT_MAX_FEATURES:
+        # Wide inputs: no d x d covariance (`kerasae.evaluation.pca`).
+        basis = pca.randomized_basis(centered, k)
+    else:
+        _, vectors = np.linalg.eigh(centered.T @ centered)
+        basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
     projected = (b - mean) @ basis @ basis.T + mean
     return float(np.mean(np.square(b - projected)))
 
@@ -312,6 +320,8 @@ def evaluate_run(workdir, options=EvalOptions()):
     validate(options)
     config, model, _ = training.load_run(workdir)
     bundle = kae_data.load(config.data, seed=config.train.seed)
+    # A streamed run is judged on a bounded sample of each split.
+    bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
@@ -327,6 +337,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
+    sampled = streaming.sample_size(bundle)
+    if sampled is not None:
+        for key in ("evaluation", "anomaly"):
+            if key in new:
+                new[key]["sample_size"] = sampled
     metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}
