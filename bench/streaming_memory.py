@@ -5,11 +5,11 @@
     python bench/streaming_memory.py --runs=folder
 
 Each run is `train.py` (or `bench/mock_tfds_train.py`) in its own process,
-one epoch of a conv autoencoder with `--data_path=stream`; the kernel's
-record of the child's peak resident memory (`ru_maxrss` from `os.wait4`)
-is reported. Training steps are capped (`--steps`): memory is the point,
-and the validation pass and the final evaluation still read their whole
-splits. Run groups:
+started by the small launcher `bench/peak_rss.py`: one epoch of a conv
+autoencoder with `--data_path=stream`. The kernel's record of the child's
+peak resident memory (`ru_maxrss` from `os.wait4`) is reported. Training
+steps are capped (`--steps`): memory is the point, and the validation
+pass and the final evaluation still read their whole splits. Run groups:
 
 - `folder`: the 10,000- and 100,000-image folders of 64x64 RGB PNGs;
 - `tfds`: `tfds.testing.mock_data` MNIST at 20,000 and 200,000 training
@@ -17,9 +17,10 @@ splits. Run groups:
 - `csv`: the CSV file `--csv` (make it with `bench/make_csv.py`).
 """
 
+import json
 import os
+import subprocess
 import sys
-import time
 
 import benchlib
 from absl import app
@@ -39,21 +40,16 @@ flags.DEFINE_string("scratch", "/tmp/kerasae-bench/streaming",
 
 
 def reaped_peak(command):
-    """Runs `command` (output to a log); (peak RSS MiB, seconds, code)."""
-    started = time.perf_counter()
+    """Runs `command` through `peak_rss.py` (output to a log in the
+    scratch folder); returns (peak RSS MiB, seconds, exit code)."""
     log = os.path.join(FLAGS.scratch, "log-%d.txt" % len(os.listdir(
         FLAGS.scratch)))
-    pid = os.fork()
-    if pid == 0:
-        os.chdir(benchlib.ROOT)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        os.execvp(command[0], command)
-    _, status, usage = os.wait4(pid, 0)
-    return (round(usage.ru_maxrss / 1024, 1),
-            round(time.perf_counter() - started, 1),
-            os.waitstatus_to_exitcode(status))
+    found = subprocess.run(
+        [sys.executable, os.path.join(benchlib.ROOT, "bench", "peak_rss.py"),
+         log] + command, cwd=benchlib.ROOT, capture_output=True, text=True,
+        check=True)
+    result = json.loads(found.stdout.strip().splitlines()[-1])
+    return result["peak_rss_mib"], result["seconds"], result["exit_code"]
 
 
 def common(workdir):
