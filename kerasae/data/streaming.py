@@ -122,6 +122,10 @@ class StreamSplit:
             A `tf.data.Dataset` of float32 model-space batches.
         """
         ds = self._examples(shuffle, seed, shard)
+        if shard is not None and self.num_examples:
+            # Equal shares: a worker with one batch more than the others
+            # would wait for them forever at the end of the epoch.
+            ds = ds.take(self.num_examples // shard[0])
         if shuffle:
             ds = ds.shuffle(self.shuffle_buffer(), seed=seed,
                             reshuffle_each_iteration=True)
