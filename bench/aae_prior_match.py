@@ -76,8 +76,8 @@ def main():
         _, model, _ = training.load_run(workdir)
         # The plain autoencoder is scored against the AAE's N(0, I) prior.
         scores = (prior_match.model_prior_match(model, test.x, "gaussian")
-                  if key == "ae" else model.evaluation_metrics(test.x,
-                                                               test.y))
+                  if key == "ae" else prior_match.model_metrics(
+                      model, test.x, test.y))
         results[key] = {**scores,
                         "reconstruction": metrics["test"]["reconstruction"],
                         "train_seconds": metrics["train_seconds"]}

@@ -21,9 +21,12 @@ HISTORY = "history.csv"
 BACKUP = "backup"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
+# Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
+# export and resuming.
+ARRAYS = "data.npz"
 # Everything a run writes; `--overwrite` removes exactly these.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
-           CHECKPOINTS, LOGS)
+           CHECKPOINTS, LOGS, ARRAYS)
 
 
 def path(workdir, name):

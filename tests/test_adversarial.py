@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from kerasae import models
+from kerasae import training
 from kerasae.config import Config
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
 from kerasae.evaluation import plots_latent
+from kerasae.evaluation import prior_match
 from kerasae.models import adversarial
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,9 +48,9 @@ def changed(before, network):
 def compiled(config, rate=1e-2):
     keras.utils.set_random_seed(0)
     model = models.build(config)
-    model.compile_for_training(TrainConfig(
+    training.compile_model(model, Config(train=TrainConfig(
         learning_rate=rate, discriminator_learning_rate=rate,
-        generator_learning_rate=rate))
+        generator_learning_rate=rate)))
     return model
 
 
@@ -94,9 +96,9 @@ def test_fit_reports_every_phase(name):
 
 def test_three_optimizers_follow_the_train_config():
     model = models.build(tiny())
-    model.compile_for_training(TrainConfig(
+    training.compile_model(model, Config(train=TrainConfig(
         learning_rate=1e-3, discriminator_learning_rate=2e-4,
-        generator_learning_rate=3e-4))
+        generator_learning_rate=3e-4)))
     rates = [float(np.array(o.learning_rate)) for o in (
         model.optimizer, model.discriminator_optimizer,
         model.generator_optimizer)]
@@ -145,7 +147,7 @@ def test_supervised_mixture_labels_pick_components():
         np.testing.assert_allclose(z[labels == j].mean(0), centers[j],
                                    atol=0.3)
     x, y = batch(32)
-    metrics = model.evaluation_metrics(x, y)
+    metrics = prior_match.model_metrics(model, x, y)
     assert sum(metrics["prior_component_counts"]) == 32
 
 
@@ -179,7 +181,7 @@ def test_train_script_refuses_a_bad_prior_before_loading_data(tmp_path):
 def test_evaluation_metrics_count_mixture_components():
     model = compiled(tiny(prior="mixture", prior_params={"k": 4}))
     x, y = batch(40)
-    metrics = model.evaluation_metrics(x, y)
+    metrics = prior_match.model_metrics(model, x, y)
     assert {"prior_mmd", "prior_ks_max"} <= set(metrics)
     assert len(metrics["prior_component_counts"]) == 4
     assert 0 <= metrics["prior_component_min_share"] <= 1

@@ -94,9 +94,9 @@ def ae(export_of):
 
 def expected_signatures(model):
     names = {"decode"}
-    if endpoints.has_encoder(model):
+    if model.has_encoder:
         names |= {"serving_default", "encode", "score"}
-    if endpoints.is_generative(model):
+    if model.is_generative:
         names |= {"sample", "serving_default"}
     return names
 

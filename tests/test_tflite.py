@@ -22,7 +22,6 @@ from kerasae.config import Config
 from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
-from kerasae.export import endpoints
 from kerasae.export import tflite
 from kerasae.export.litert_runner import LiteRTModel
 
@@ -54,7 +53,7 @@ def lite(request, images, tmp_path_factory):
 
 def test_files_signatures_and_manifest(lite):
     name, folder, model, _ = lite
-    has_encoder = endpoints.has_encoder(model)
+    has_encoder = model.has_encoder
     expected = {"decoder.tflite", "manifest.json"}
     if has_encoder:
         expected.add("encoder.tflite")
@@ -78,7 +77,7 @@ def test_float32_matches_keras(lite, images):
     name, folder, model, _ = lite
     x_raw = images[1]
     x = x_raw / 255.0
-    if endpoints.has_encoder(model):
+    if model.has_encoder:
         got = LiteRTModel(os.path.join(folder, "encoder.tflite")).encode(x_raw)
         code = np.asarray(model.encode(x))
         assert np.abs(got["code"] - code).max() <= 1e-5
@@ -95,7 +94,7 @@ def test_float32_matches_keras(lite, images):
 
 def test_runner_takes_any_batch_size(lite, images):
     name, folder, model, _ = lite
-    if not endpoints.has_encoder(model):
+    if not model.has_encoder:
         pytest.skip(f"{name} has no encoder")
     encoder = LiteRTModel(os.path.join(folder, "encoder.tflite"))
     whole = encoder.encode(images[1])["code"]

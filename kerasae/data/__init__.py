@@ -9,10 +9,11 @@ split and returns float32 splits; `make_dataset` wraps arrays in a fast
 
 from kerasae.data.bundle import DataBundle
 from kerasae.data.bundle import Split
+from kerasae.data.loader import ARRAYS
 from kerasae.data.loader import is_tfds_name
 from kerasae.data.loader import load
 from kerasae.data.pipeline import make_dataset
 from kerasae.data.preprocessing import Preprocessing
 
-__all__ = ["DataBundle", "Preprocessing", "Split", "is_tfds_name", "load",
-           "make_dataset"]
+__all__ = ["ARRAYS", "DataBundle", "Preprocessing", "Split", "is_tfds_name",
+           "load", "make_dataset"]

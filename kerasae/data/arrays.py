@@ -133,3 +133,58 @@ def _check_features(x, where):
 def _first_line(error):
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+def from_memory(data):
+    """Features and labels from data a Python caller already holds.
+
+    Args:
+        data: an array of examples, an `(x, y)` pair of arrays, or a
+            batched `tf.data.Dataset` of examples or `(x, y)` pairs (as
+            `keras.Model.fit` takes it; it is read once, into memory).
+
+    Returns:
+        `(x, y)` NumPy arrays; `y` is None without labels.
+
+    Raises:
+        DataError: the data is not one of those forms.
+    """
+    if type(data).__module__.startswith("tensorflow") and \
+            hasattr(data, "as_numpy_iterator"):
+        xs, ys = [], []
+        for element in data.as_numpy_iterator():
+            if isinstance(element, (tuple, list)):
+                xs.append(element[0])
+                ys.append(element[1] if len(element) > 1 else None)
+            else:
+                xs.append(element)
+                ys.append(None)
+        if not xs:
+            raise DataError("data: the tf.data.Dataset yields no examples")
+        labelled = [y is not None for y in ys]
+        if any(labelled) and not all(labelled):
+            raise DataError("data: some elements of the dataset have labels "
+                            "and some have none")
+        x = np.concatenate(xs)
+        y = np.concatenate(ys) if all(labelled) else None
+        return x, y
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise DataError(
+                f"data: a {type(data).__name__} of {len(data)} items; give "
+                "x, or a pair (x, y)")
+        return np.asarray(data[0]), (None if data[1] is None
+                                     else np.asarray(data[1]))
+    return np.asarray(data), None
+
+
+def memory_source(x, y=None):
+    """A `Source` of arrays held in memory (`from_memory`'s output).
+
+    They are scaled as `.npz` files are: uint8 by 1/255, floats in [0, 1]
+    kept, anything else standardized.
+
+    Raises:
+        DataError: bad values or shapes, as for `.npz` files.
+    """
+    return _source("arrays", x, y, "data: x")

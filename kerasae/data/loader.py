@@ -23,9 +23,12 @@ from kerasae.data.tfds_source import read_tfds
 from kerasae.errors import DataError
 
 _FILE_READERS = {".npz": read_npz, ".npy": read_npy}
+# The `--dataset` of a run trained on arrays passed from Python; the
+# arrays are kept in its workdir (`kerasae.run.data_config`).
+ARRAYS = "<arrays>"
 
 
-def load(config, seed=0):
+def load(config, seed=0, source=None):
     """Loads, splits and scales the data a config names.
 
     Data above `config.in_memory_limit_mb` (or with
@@ -34,6 +37,8 @@ def load(config, seed=0):
     Args:
         config: a `kerasae.config.DataConfig`.
         seed: seeds the held-out validation split.
+        source: a raw `Source` already read (arrays from Python); None:
+            read the one `config.dataset` names.
 
     Returns:
         A `DataBundle` whose splits are float32 in model space, or
@@ -44,9 +49,10 @@ def load(config, seed=0):
             is one line saying what to fix.
         ConfigError: `validation_fraction` outside [0, 1).
     """
-    if stream_loader.data_path(config) == streaming.STREAM:
-        return stream_loader.load_stream(config, seed)
-    source = read_source(config)
+    if source is None:
+        if stream_loader.data_path(config) == streaming.STREAM:
+            return stream_loader.load_stream(config, seed)
+        source = read_source(config)
     train, validation, test = choose_splits(
         source, config.validation_fraction, tuple(config.train_classes),
         seed)
@@ -81,6 +87,10 @@ def read_source(config):
         DataError: see `load`.
     """
     dataset = config.dataset
+    if dataset == ARRAYS:
+        raise DataError(
+            f"--dataset={ARRAYS} names arrays kept in a run's workdir: load "
+            "them with kerasae.run.data_config(config, workdir)")
     if not os.path.exists(dataset) and _looks_like_path(dataset):
         raise DataError(
             f"--dataset={dataset}: no such file or folder; check the path "
@@ -117,7 +127,8 @@ def check_tfds_name(config):
 def is_tfds_name(dataset):
     """Whether `--dataset` names a TFDS dataset rather than a file or
     folder (as `read_source` decides)."""
-    return not os.path.exists(dataset) and not _looks_like_path(dataset)
+    return (dataset != ARRAYS and not os.path.exists(dataset)
+            and not _looks_like_path(dataset))
 
 
 def _looks_like_path(dataset):

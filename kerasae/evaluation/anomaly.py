@@ -76,14 +76,12 @@ def resolve_score(model, score="auto"):
     if score not in SCORES:
         raise ConfigError(
             f"--score={score!r} is not one of: {', '.join(SCORES)}")
-    is_vae = hasattr(model, "encode_distribution")
     if score == "auto":
         # A model without an encoder (the GAN) scores nothing; it keeps the
         # name it always had.
-        return "reconstruction_and_code" \
-            if getattr(model, "encoder", None) is not None \
+        return "reconstruction_and_code" if model.has_encoder \
             else unfitted_default(model)
-    if score == "neg_elbo_at_mean" and not is_vae:
+    if score == "neg_elbo_at_mean" and not model.is_variational:
         raise ConfigError(
             f"--score=neg_elbo_at_mean needs a vae, but the model is "
             f"{model.config.name!r}; use reconstruction_nll")
@@ -101,7 +99,7 @@ def unfitted_default(model):
     `neg_elbo_at_mean` for a VAE, `reconstruction_nll` otherwise: what the
     exported `score` signature computes when there is no `threshold.json`.
     """
-    if hasattr(model, "encode_distribution"):
+    if model.is_variational:
         return "neg_elbo_at_mean"
     return "reconstruction_nll"
 

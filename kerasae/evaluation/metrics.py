@@ -21,25 +21,16 @@ import numpy as np
 from keras import ops
 
 from kerasae import data as kae_data
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import pca
+from kerasae.evaluation import prior_match
 from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_vae(model):
-    """True for models with a Gaussian q(z|x) (`encode_distribution`)."""
-    return hasattr(model, "encode_distribution")
 
 
 def _batches(x, batch_size):
@@ -55,7 +46,7 @@ def reconstruct(model, x, y=None, batch_size=512):
     out = []
     for i, b in enumerate(_batches(x, batch_size)):
         code = model.encode(b)
-        if getattr(model, "uses_labels", False):
+        if model.uses_labels:
             labels = ops.convert_to_tensor(
                 y[i * batch_size:(i + 1) * batch_size])
             code = model.decoder_input(code, labels)
@@ -278,13 +269,13 @@ def model_metrics(model, bundle, options):
     split = bundle.eval_split
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
-    if has_encoder(model):
+    if model.has_encoder:
         x_hat = reconstruct(model, split.x, split.y, options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
-    if is_vae(model):
+    if model.is_variational:
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size).mean())
         result["active_units"] = active_units(model, split.x)[0]
@@ -293,10 +284,9 @@ def model_metrics(model, bundle, options):
             result[f"iwae_nll_k{options.iwae_k}"] = float(
                 -iwae_bound(model, subset, options.iwae_k).mean())
             result["iwae_examples"] = int(len(subset))
-    if hasattr(model, "evaluation_metrics"):
-        # The adversarial autoencoder's prior-match statistics
-        # (`kerasae.evaluation.prior_match`), the GAN's sample MMD.
-        result.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    result.update(prior_match.model_metrics(model, split.x, split.y))
     return result
 
 
@@ -318,8 +308,9 @@ def evaluate_run(workdir, options=EvalOptions()):
     from kerasae.evaluation import plots  # matplotlib is only needed here
 
     validate(options)
-    config, model, _ = training.load_run(workdir)
-    bundle = kae_data.load(config.data, seed=config.train.seed)
+    config, model, _ = run.load_run(workdir)
+    bundle = kae_data.load(run.data_config(config, workdir),
+                           seed=config.train.seed)
     # A streamed run is judged on a bounded sample of each split.
     bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     normal_classes = tuple(options.normal_classes) or (
@@ -329,7 +320,7 @@ def evaluate_run(workdir, options=EvalOptions()):
         anomaly.anomaly_labels(None, normal_classes)  # raises DataError
     new = {"evaluation": model_metrics(model, bundle, options)}
     scores = labels = threshold = None
-    if has_encoder(model):
+    if model.has_encoder:
         new["anomaly"], scores, labels = anomaly.detect(
             model, bundle, options, workdir, normal_classes)
         threshold = new["anomaly"]["threshold"]

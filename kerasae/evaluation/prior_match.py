@@ -138,3 +138,33 @@ def component_counts(codes, centers):
     nearest = np.argmin(
         np.sum((codes[:, None, :] - centers[None]) ** 2, axis=2), axis=1)
     return np.bincount(nearest, minlength=len(centers))
+
+
+def model_metrics(model, x, y=None, max_points=2000, seed=0):
+    """The prior-match figures of a model trained toward a prior.
+
+    Adversarial autoencoder: `prior_match` of the codes of `x` (and, for
+    the mixture, the codes per nearest component and the smallest share).
+    GAN (no encoder): the MMD between up to `max_points` examples and as
+    many generated samples. Other models: nothing.
+
+    Returns:
+        A dict of figures for `metrics.json`.
+    """
+    if not model.uses_prior:
+        return {}
+    if not model.has_encoder:
+        x = x[:max_points]
+        fake = keras.ops.convert_to_numpy(model.generate(
+            len(x), seed=keras.random.SeedGenerator(seed)))
+        return {"sample_mmd": mmd(fake.reshape(len(x), -1),
+                                  x.reshape(len(x), -1))}
+    labels = y if model.label_to_discriminator else None
+    codes = encode_all(model, x)
+    result = prior_match(codes, model.prior, labels=labels)
+    if hasattr(model.prior, "centers"):
+        counts = component_counts(codes, model.prior.centers())
+        result["prior_component_counts"] = [int(c) for c in counts]
+        result["prior_component_min_share"] = float(
+            np.min(counts) / max(1, np.sum(counts)))
+    return result

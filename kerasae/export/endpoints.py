@@ -29,27 +29,6 @@ import tensorflow as tf
 from kerasae.evaluation import anomaly
 
 
-def has_encoder(model):
-    """True when `model` maps inputs to codes (a GAN generator does not)."""
-    return getattr(model, "encoder", None) is not None
-
-
-def is_generative(model):
-    """True when the model can decode prior samples (`sample` endpoint).
-
-    The VAE (prior N(0, I)) and every model with a
-    `sample_prior(n, labels=None, seed=None)` (adversarial autoencoder,
-    GAN) are.
-    """
-    return (hasattr(model, "encode_distribution")
-            or hasattr(model, "sample_prior"))
-
-
-def is_labelled(model):
-    """True when the decoder also takes the label (supervised AAE)."""
-    return bool(getattr(model, "uses_labels", False))
-
-
 def score_name(model):
     """The score `anomaly_score` computes for `model` without a threshold.
 
@@ -144,7 +123,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     code = tf.TensorSpec((None, model.latent_dim), tf.float32, name="code")
     # The supervised adversarial autoencoder decodes (code, label).
     label = [tf.TensorSpec((None,), tf.int32, name="label")] \
-        if is_labelled(model) else []
+        if model.uses_labels else []
     seed = tf.TensorSpec((), tf.int32, name="seed")
     count = tf.TensorSpec((), tf.int32, name="count")
 
@@ -157,7 +136,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         return {"reconstruction": decoded(model.encode(to_model(x)), label)}
 
     def encode(x):
-        if hasattr(model, "encode_distribution"):
+        if model.is_variational:
             mean, log_var = model.encode_distribution(to_model(x))
             return {"code": tf.identity(mean), "mean": mean,
                     "log_var": log_var}
@@ -173,7 +152,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         return {"reconstruction": decoded(code, label)}
 
     def prior_samples(n, labels, seed):
-        if hasattr(model, "sample_prior"):
+        if model.uses_prior:
             z = model.sample_prior(n, labels=labels, seed=_SeedStream(seed))
         else:
             z = tf.random.stateless_normal(
@@ -187,11 +166,11 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         return prior_samples(tf.shape(label)[0], label, seed)
 
     found = {}
-    if has_encoder(model):
+    if model.has_encoder:
         found["serving_default"] = (reconstruct, [x] + label)
         found["encode"] = (encode, [x])
         found["score"] = (score, [x] + label)
-    if is_generative(model):
+    if model.is_generative:
         # Labelled models draw one sample per requested label.
         found["sample"] = (sample_labelled, label + [seed]) if label \
             else (sample, [count, seed])

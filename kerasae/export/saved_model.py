@@ -19,6 +19,7 @@ built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the
 watched `export_dir/<name>/`) and renamed into place.
 """
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -26,7 +27,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from kerasae import training
+from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import ExportError
@@ -188,7 +189,7 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
         raise ExportError(f"--name={name!r}: give a plain folder name")
     if version is not None and version < 1:
         raise ExportError(f"--version={version}: must be 1 or more")
-    config, model, pre = training.load_run(workdir)
+    config, model, pre = run.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
         "score": score_name(model), "threshold": None, "params": None}
     name = name or config.model.name
@@ -219,8 +220,12 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
             from kerasae.export import (
                 tflite,  # the converter is only needed here
             )
+            # int8 calibration reads the training data (a run trained on
+            # arrays kept them in its workdir).
             files = tflite.export_tflite(
-                config, model, pre, built["tflite"], quantize,
+                dataclasses.replace(
+                    config, data=run.data_config(config, workdir)),
+                model, pre, built["tflite"], quantize,
                 os.path.join(scratch, "source"))
         for key, folder in built.items():
             _move_into_place(folder, targets[key], overwrite)

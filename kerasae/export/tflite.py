@@ -73,16 +73,16 @@ def calibration_inputs(config, model, preprocessing,
     labels = [] if y is None else list(y[:count].astype(np.int32))
     rng = np.random.default_rng(config.train.seed)
     prior = rng.standard_normal((len(x), model.latent_dim)).astype(np.float32)
-    if hasattr(model, "sample_prior"):
+    if model.uses_prior:
         prior = np.asarray(model.sample_prior(len(x), seed=config.train.seed))
-    codes = [prior] if kae_endpoints.is_generative(model) else []
-    if kae_endpoints.has_encoder(model):
+    codes = [prior] if model.is_generative else []
+    if model.has_encoder:
         codes.insert(0, np.asarray(model.encode(x)))
     decode = {"code": np.concatenate(codes)}
-    if kae_endpoints.is_labelled(model):
+    if model.uses_labels:
         decode["label"] = np.asarray(labels * len(codes), np.int32)
     found = {"decode": decode}
-    if kae_endpoints.has_encoder(model):
+    if model.has_encoder:
         found["encode"] = {"x": preprocessing.invert(x)}
     return found
 

@@ -20,18 +20,14 @@ the discriminator sees the one-hot label too (their Section 2.3, Figure 3).
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
-from kerasae.evaluation import prior_match
 from kerasae.models import matmul
 from kerasae.models import priors
 from kerasae.models.base import Autoencoder
 from kerasae.registry import MODELS
-from kerasae.training import optimizers
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -89,44 +85,27 @@ def validate_config(config):
                 f"--{flag}={getattr(t, flag)}: must be greater than 0")
 
 
-def adversarial_adam(learning_rate):
-    """Adam with beta_1 = 0.5 for the two adversarial updates.
-
-    Less momentum keeps the two players from overshooting each other
-    (Radford et al. 2016, DCGAN, Section 4).
-    """
-    return optimizers.Adam(learning_rate, beta_1=0.5)
-
-
-def build_optimizers(train_config):
-    """Three-optimizer compile arguments from a `TrainConfig`."""
-    t = train_config
-    return dict(
-        optimizer=optimizers.Adam(t.learning_rate),
-        discriminator_optimizer=adversarial_adam(
-            t.discriminator_learning_rate),
-        generator_optimizer=adversarial_adam(t.generator_learning_rate),
-        steps_per_execution=t.steps_per_execution,
-        jit_compile=t.jit_compile,
-    )
-
-
 @MODELS.register("aae")
 @keras.saving.register_keras_serializable(package="kerasae")
 class AdversarialAutoencoder(Autoencoder):
     """Adversarial autoencoder with a pluggable prior (`config.prior`)."""
 
     uses_prior = True
-    # Until compiled otherwise: Adam rates of `TrainConfig`'s defaults.
-    default_rates = (TrainConfig.discriminator_learning_rate,
-                     TrainConfig.generator_learning_rate)
+    is_generative = True
+    # beta_1 = 0.5 for the two adversarial updates: less momentum keeps the
+    # two players from overshooting each other (Radford et al. 2016,
+    # DCGAN, Section 4).
+    optimizer_roles = {
+        "optimizer": ("learning_rate", None),
+        "discriminator_optimizer": ("discriminator_learning_rate", 0.5),
+        "generator_optimizer": ("generator_learning_rate", 0.5),
+    }
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         config = self.config
         self.prior = priors.build(
             config.prior, self.latent_dim, config.prior_params)
-        self.uses_labels = bool(config.supervised)
         # The discriminator sees the label only when it picks the component.
         self.label_to_discriminator = (
             self.uses_labels and self.prior.label_conditional)
@@ -139,6 +118,19 @@ class AdversarialAutoencoder(Autoencoder):
             self.latent_dim + (config.num_classes
                                if self.label_to_discriminator else 0),
             config.discriminator_units, config.activation)
+
+    @property
+    def uses_labels(self):
+        """The supervised model decodes (code, label)."""
+        return bool(self.config.supervised)
+
+    def optimizer_variables(self, role):
+        if role == "discriminator_optimizer":
+            return self.discriminator.trainable_variables
+        if role == "generator_optimizer":
+            return self.encoder.trainable_variables
+        return (self.encoder.trainable_variables
+                + self.decoder.trainable_variables)
 
     def decoder_input_units(self):
         if not self.config.supervised:
@@ -202,14 +194,12 @@ class AdversarialAutoencoder(Autoencoder):
         Returns:
             The batch's `Losses`.
         """
-        variables = (self.encoder.trainable_variables
-                     + self.decoder.trainable_variables)
-        with tf.GradientTape() as tape:
+        def loss_fn():
             terms = self.compute_losses(x, y, training=True)
-            loss = self.scaled_loss(terms)
-        self.optimizer.apply_gradients(
-            zip(tape.gradient(loss, variables), variables))
-        return terms
+            return self.scaled_loss(terms), terms
+
+        return self.descend(self.optimizer,
+                            self.optimizer_variables("optimizer"), loss_fn)
 
     def discriminator_phase(self, x, y=None):
         """Updates the discriminator: prior samples real, codes fake.
@@ -219,15 +209,16 @@ class AdversarialAutoencoder(Autoencoder):
         """
         code = ops.stop_gradient(self.encode(x, training=True))
         sample = self.sample_prior(ops.shape(code)[0], y)
-        variables = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
+        def loss_fn():
             real = self.discriminate(sample, y, training=True)
             fake = self.discriminate(code, y, training=True)
             per_example = discriminator_loss(real, fake)
-            loss = tf.nn.compute_average_loss(per_example)
-        self.discriminator_optimizer.apply_gradients(
-            zip(tape.gradient(loss, variables), variables))
-        return per_example, discriminator_accuracy(real, fake)
+            return tf.nn.compute_average_loss(per_example), (
+                per_example, discriminator_accuracy(real, fake))
+
+        return self.descend(
+            self.discriminator_optimizer,
+            self.optimizer_variables("discriminator_optimizer"), loss_fn)
 
     def generator_phase(self, x, y=None):
         """Updates the encoder, as generator, to fool the discriminator.
@@ -235,14 +226,14 @@ class AdversarialAutoencoder(Autoencoder):
         Returns:
             The per-example generator loss.
         """
-        variables = self.encoder.trainable_variables
-        with tf.GradientTape() as tape:
+        def loss_fn():
             code = self.encode(x, training=True)
             per_example = generator_loss(self.discriminate(code, y))
-            loss = tf.nn.compute_average_loss(per_example)
-        self.generator_optimizer.apply_gradients(
-            zip(tape.gradient(loss, variables), variables))
-        return per_example
+            return tf.nn.compute_average_loss(per_example), per_example
+
+        return self.descend(
+            self.generator_optimizer,
+            self.optimizer_variables("generator_optimizer"), loss_fn)
 
     def train_step(self, data):
         x, y = self.unpack(data)
@@ -264,66 +255,3 @@ class AdversarialAutoencoder(Autoencoder):
             generator_loss=generator_loss(fake),
             discriminator_accuracy=discriminator_accuracy(real, fake))
         return self.update_metrics(x, terms)
-
-    # ------------------------------------------------------ optimizers
-    def compile(self, optimizer=None, discriminator_optimizer=None,
-                generator_optimizer=None, **kwargs):
-        """Compiles with one optimizer per update, each built on its variables.
-
-        Args:
-            optimizer: reconstruction phase (encoder and decoder).
-            discriminator_optimizer: discriminator phase.
-            generator_optimizer: generator phase (encoder).
-            **kwargs: passed to `keras.Model.compile`.
-        """
-        d_rate, g_rate = self.default_rates
-        optimizer = keras.optimizers.get(
-            optimizer or optimizers.Adam(TrainConfig.learning_rate))
-        super().compile(optimizer=optimizer, **kwargs)
-        self.discriminator_optimizer = keras.optimizers.get(
-            discriminator_optimizer or adversarial_adam(d_rate))
-        self.generator_optimizer = keras.optimizers.get(
-            generator_optimizer or adversarial_adam(g_rate))
-        self.optimizer.build(self.encoder.trainable_variables
-                             + self.decoder.trainable_variables)
-        self.discriminator_optimizer.build(
-            self.discriminator.trainable_variables)
-        self.generator_optimizer.build(self.encoder.trainable_variables)
-
-    def get_compile_config(self):
-        if not self.compiled:
-            return None
-        return {name: keras.optimizers.serialize(getattr(self, name))
-                for name in ("optimizer", "discriminator_optimizer",
-                             "generator_optimizer")}
-
-    def compile_for_training(self, train_config):
-        """Compiles with the three Adam rates of a `TrainConfig`.
-
-        `kerasae.training` calls this instead of `compile`.
-        """
-        self.compile(**build_optimizers(train_config))
-
-    def compile_from_config(self, config):
-        """Recompiles from `get_compile_config` when `model.keras` loads."""
-        self.compile(**{name: keras.optimizers.deserialize(value)
-                        for name, value in config.items()})
-
-    # ------------------------------------------------------ evaluation
-    def evaluation_metrics(self, x, y=None):
-        """Prior-match statistics of the codes of `x` (and mixture shares).
-
-        Returns:
-            `prior_mmd`, `prior_ks_max` and, for the mixture, the codes per
-            nearest component (`prior_component_counts`) and the smallest
-            share (`prior_component_min_share`).
-        """
-        labels = y if self.label_to_discriminator else None
-        codes = prior_match.encode_all(self, x)
-        result = prior_match.prior_match(codes, self.prior, labels=labels)
-        if hasattr(self.prior, "centers"):
-            counts = prior_match.component_counts(codes, self.prior.centers())
-            result["prior_component_counts"] = [int(c) for c in counts]
-            result["prior_component_min_share"] = float(
-                np.min(counts) / max(1, np.sum(counts)))
-        return result

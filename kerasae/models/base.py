@@ -5,9 +5,11 @@ One method, `compute_losses`, turns a batch into per-example losses; both
 (the pattern of disentanglement_lib's `BaseVAE`):
 
 - `corrupt_input`: what the encoder sees in training (denoising).
-- `code_from_encoding`: encoder output -> code used for decoding
-  (the VAE samples here, the sparse model applies its code activation).
+- `code_from_encoding`: encoder output -> deterministic code (the sparse
+  model applies its code activation, the VAE takes the mean).
+- `loss_code`: the code the loss decodes (the VAE samples z ~ q(z|x)).
 - `regularizer`: per-example and whole-batch penalties (sparse, VAE).
+- `report`: extra metrics from a batch's loss terms (the VAE's ELBO).
 
 Losses are averaged over the *global* batch with
 `tf.nn.compute_average_loss` before gradients are taken, so training under
@@ -21,6 +23,8 @@ import tensorflow as tf
 from keras import ops
 
 from kerasae.config import ModelConfig
+from kerasae.config import TrainConfig
+from kerasae.errors import ConfigError
 from kerasae.models import layers as kae_layers
 from kerasae.models import losses
 from kerasae.models import replicas
@@ -46,8 +50,167 @@ class Losses:
         self.extra = extra or {}
 
 
+def model_config(config):
+    """A `ModelConfig` from itself or its `dataclasses.asdict` form."""
+    if isinstance(config, dict):
+        config = ModelConfig(**{
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in config.items()
+        })
+    return config
+
+
+class ConfiguredModel(keras.Model):
+    """What every kerasae model shares: its `ModelConfig`, metric trackers,
+    named optimizers, one gradient helper and serialization.
+
+    Capabilities are class attributes that export, evaluation and the
+    plots read instead of probing with `hasattr`:
+
+    - `has_encoder`: maps inputs to codes (the GAN does not).
+    - `is_generative`: can sample new data (`sample_prior` + `decode`).
+    - `is_variational`: has a Gaussian q(z|x) (`encode_distribution`).
+    - `uses_prior`: is pushed toward a prior p(z) (adversarial models).
+    - `uses_labels`: takes labels (a property where the config decides).
+
+    `optimizer_roles` maps each `compile` keyword to the `TrainConfig`
+    learning-rate field and Adam `beta_1` (None: Adam's default) it is
+    built with; `kerasae.training` builds them, `model.keras` keeps them.
+
+    Args:
+        config: a `ModelConfig`, or its dict, with `input_shape` filled in.
+        **kwargs: passed to `keras.Model` (name, dtype, trainable).
+    """
+
+    has_encoder = True
+    is_generative = False
+    is_variational = False
+    uses_prior = False
+    uses_labels = False
+    optimizer_roles = {"optimizer": ("learning_rate", None)}
+
+    def __init__(self, config, **kwargs):
+        config = model_config(config)
+        check_resolved(config)
+        kwargs.setdefault("name", config.name)
+        super().__init__(**kwargs)
+        self.config = config
+        self.input_shape_ = tuple(int(d) for d in config.input_shape)
+        self.latent_dim = int(config.latent_dim)
+        # Seeded from the global Keras seed (`keras.utils.set_random_seed`);
+        # each replica of a strategy gets its own stream of draws.
+        self.seed_generator = replicas.ReplicaSeedGenerator()
+
+    def make_trackers(self):
+        """One `Mean` per name of `metric_names()`."""
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in self.metric_names()
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def optimizer_variables(self, role):
+        """The variables the optimizer of `role` updates."""
+        return self.trainable_variables
+
+    def descend(self, optimizer, variables, loss_fn):
+        """One gradient step of `optimizer` on `variables`.
+
+        Args:
+            loss_fn: returns (scalar loss to differentiate, anything to
+                hand back), computed under the tape.
+
+        Returns:
+            The second value of `loss_fn`.
+        """
+        with tf.GradientTape() as tape:
+            loss, result = loss_fn()
+        optimizer.apply_gradients(
+            zip(tape.gradient(loss, variables), variables))
+        return result
+
+    # ------------------------------------------------------ optimizers
+    def default_optimizer(self, role):
+        """Adam at `TrainConfig`'s default rate for `role`."""
+        rate, beta_1 = self.optimizer_roles[role]
+        return keras.optimizers.Adam(
+            getattr(TrainConfig, rate), beta_1=beta_1 or 0.9)
+
+    def compile(self, optimizer=None, **kwargs):
+        """Compiles with one optimizer per role of `optimizer_roles`.
+
+        Args:
+            optimizer: the main optimizer.
+            **kwargs: the other roles' optimizers (e.g.
+                `discriminator_optimizer`), then `keras.Model.compile`'s.
+        """
+        others = {role: kwargs.pop(role, None)
+                  for role in self.optimizer_roles if role != "optimizer"}
+        super().compile(optimizer=keras.optimizers.get(
+            optimizer or self.default_optimizer("optimizer")), **kwargs)
+        for role, value in others.items():
+            setattr(self, role, keras.optimizers.get(
+                value or self.default_optimizer(role)))
+        # Built on their own variables now, so `model.keras` restores every
+        # optimizer's state.
+        for role in self.optimizer_roles:
+            getattr(self, role).build(self.optimizer_variables(role))
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return None
+        return {role: keras.optimizers.serialize(getattr(self, role))
+                for role in self.optimizer_roles}
+
+    def compile_from_config(self, config):
+        """Recompiles from `get_compile_config` when `model.keras` loads.
+
+        Also reads Keras's own compile config, which `model.keras` files
+        of single-optimizer models written before held.
+        """
+        self.compile(**{
+            role: keras.optimizers.deserialize(config[role])
+            for role in self.optimizer_roles if config.get(role)})
+
+    # ----------------------------------------------------- serialising
+    def get_config(self):
+        return {
+            "config": dataclasses.asdict(self.config),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def check_resolved(config):
+    """Refuses a `ModelConfig` whose data-dependent fields are unset.
+
+    `kerasae.training.resolve` (or `resolve_model_config`) fills them from
+    the data; building without them would silently mean MSE with a linear
+    output for data the model never saw.
+
+    Raises:
+        ConfigError: with the field to fill.
+    """
+    if not config.input_shape:
+        raise ConfigError(
+            "ModelConfig.input_shape is empty: resolve the config from the "
+            "data first (kerasae.training.resolve(config, data))")
+    for field in ("reconstruction_loss", "output_activation"):
+        if getattr(config, field) == "auto":
+            raise ConfigError(
+                f"ModelConfig.{field}='auto' is unresolved: resolve the "
+                "config from the data first (kerasae.training.resolve), "
+                "or set it explicitly")
+
+
 @keras.saving.register_keras_serializable(package="kerasae")
-class Autoencoder(keras.Model):
+class Autoencoder(ConfiguredModel):
     """A plain autoencoder, under- or overcomplete, dense or convolutional.
 
     Minimises the reconstruction loss of x from decoder(encoder(x)): binary
@@ -59,32 +222,16 @@ class Autoencoder(keras.Model):
         **kwargs: passed to `keras.Model` (name, dtype, trainable).
     """
 
-    uses_labels = False
-
     def __init__(self, config, **kwargs):
-        if isinstance(config, dict):
-            config = ModelConfig(**{
-                k: tuple(v) if isinstance(v, list) else v
-                for k, v in config.items()
-            })
-        kwargs.setdefault("name", config.name)
-        super().__init__(**kwargs)
-        self.config = config
-        self.input_shape_ = tuple(int(d) for d in config.input_shape)
-        self.latent_dim = int(config.latent_dim)
-        # Seeded from the global Keras seed (`keras.utils.set_random_seed`);
-        # each replica of a strategy gets its own stream of draws.
-        self.seed_generator = replicas.ReplicaSeedGenerator()
+        super().__init__(config, **kwargs)
+        config = self.config
         self.encoder = kae_layers.build_encoder(
             self.input_shape_, config.arch, config.hidden_units,
             self.encoder_units(), config.activation)
         self.decoder = kae_layers.build_decoder(
             self.decoder_input_units(), self.input_shape_, config.arch,
             config.hidden_units, config.activation)
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in self.metric_names()
-        }
+        self.make_trackers()
         self.built = True
 
     # ----------------------------------------------------------- hooks
@@ -111,6 +258,20 @@ class Autoencoder(keras.Model):
             (code, stats): `stats` is passed on to `regularizer`.
         """
         return encoding, {}
+
+    def loss_code(self, code, stats, training):
+        """The code the loss decodes; the VAE draws z ~ q(z|x) here.
+
+        Args:
+            code: `code_from_encoding`'s deterministic code.
+            stats: its statistics (the VAE's mean and log-variance).
+            training: whether this is a training step.
+        """
+        return code
+
+    def report(self, terms):
+        """Extra per-example metrics computed from a batch's `Losses`."""
+        return {}
 
     def regularizer(self, code, stats):
         """Penalties on the code.
@@ -165,15 +326,18 @@ class Autoencoder(keras.Model):
         encoding = self.encoder(
             self.corrupt_input(x, training), training=training)
         code, stats = self.code_from_encoding(encoding, training=training)
+        code = self.loss_code(code, stats, training)
         raw = self.decode_logits(self.decoder_input(code, y), training)
         per_example, batch, extra = self.regularizer(code, stats)
-        return Losses(
+        terms = Losses(
             reconstruction=self.reconstruction_nll(x, raw),
             per_example=per_example,
             batch=batch,
             reconstruction_output=self.output_activation(raw),
             extra=extra,
         )
+        terms.extra.update(self.report(terms))
+        return terms
 
     def decoder_input(self, code, y):
         """What the decoder gets; supervised models append the label."""
@@ -191,10 +355,6 @@ class Autoencoder(keras.Model):
                 + terms.batch / replicas.num_replicas())
 
     # ---------------------------------------------------- keras hooks
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     def update_metrics(self, x, terms, training=False):
         """Updates the trackers; returns the values of those updated."""
         values = {
@@ -223,26 +383,16 @@ class Autoencoder(keras.Model):
 
     def train_step(self, data):
         x, y = self.unpack(data)
-        with tf.GradientTape() as tape:
+
+        def loss_fn():
             terms = self.compute_losses(x, y, training=True)
-            loss = self.scaled_loss(terms)
-        variables = self.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(gradients, variables))
+            return self.scaled_loss(terms), terms
+
+        terms = self.descend(self.optimizer, self.trainable_variables,
+                             loss_fn)
         return self.update_metrics(x, terms, training=True)
 
     def test_step(self, data):
         x, y = self.unpack(data)
         return self.update_metrics(
             x, self.compute_losses(x, y, training=False))
-
-    # ----------------------------------------------------- serialising
-    def get_config(self):
-        return {
-            "config": dataclasses.asdict(self.config),
-            "name": self.name,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -15,14 +15,21 @@ from keras import ops
 
 from kerasae.models import losses
 from kerasae.models.base import Autoencoder
-from kerasae.models.base import Losses
 from kerasae.registry import MODELS
 
 
 @MODELS.register("vae")
 @keras.saving.register_keras_serializable(package="kerasae")
 class VariationalAutoencoder(Autoencoder):
-    """A VAE whose metrics include `neg_elbo` (nats per example, beta=1)."""
+    """A VAE whose metrics include `neg_elbo` (nats per example, beta=1).
+
+    It overrides three hooks of `Autoencoder`: `code_from_encoding` (the
+    mean is the code), `loss_code` (the reparameterized sample) and
+    `regularizer` (the KL term).
+    """
+
+    is_variational = True
+    is_generative = True
 
     def encoder_units(self):
         return 2 * self.latent_dim
@@ -49,23 +56,19 @@ class VariationalAutoencoder(Autoencoder):
             ops.shape(mean), seed=self.seed_generator, dtype=mean.dtype)
         return mean + ops.exp(0.5 * log_var) * eps
 
-    def compute_losses(self, x, y=None, training=False):
+    def loss_code(self, code, stats, training):
         # The ELBO needs a sampled code in evaluation too, so both modes
         # sample; only `encode`/`call` use the mean.
-        encoding = self.encoder(
-            self.corrupt_input(x, training), training=training)
-        mean, log_var = self.split(encoding)
-        code = self.sample_code(mean, log_var)
-        raw = self.decode_logits(self.decoder_input(code, y), training)
-        kl = losses.gaussian_kl(mean, log_var)
-        reconstruction = self.reconstruction_nll(x, raw)
-        return Losses(
-            reconstruction=reconstruction,
-            per_example=self.config.beta * kl,
-            batch=ops.zeros((), kl.dtype),
-            reconstruction_output=self.output_activation(raw),
-            extra={"kl": kl, "neg_elbo": reconstruction + kl},
-        )
+        return self.sample_code(stats["mean"], stats["log_var"])
+
+    def regularizer(self, code, stats):
+        """beta * KL(q(z|x) || N(0, I)), analytic (their Appendix B)."""
+        kl = losses.gaussian_kl(stats["mean"], stats["log_var"])
+        return self.config.beta * kl, ops.zeros((), kl.dtype), {"kl": kl}
+
+    def report(self, terms):
+        """The negative ELBO (beta = 1) in nats per example."""
+        return {"neg_elbo": terms.reconstruction + terms.extra["kl"]}
 
     def reconstruction_nll(self, x, raw):
         if self.config.reconstruction_loss == "bce":

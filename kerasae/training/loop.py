@@ -22,10 +22,13 @@ import numpy as np
 from kerasae import config as kae_config
 from kerasae import data as kae_data
 from kerasae import models
+from kerasae import run
 from kerasae import workdir as wd
+from kerasae.data import arrays as kae_arrays
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
+from kerasae.evaluation import prior_match
 from kerasae.models import replicas
 from kerasae.training import distribute
 from kerasae.training import optimizers
@@ -71,7 +74,8 @@ def resolve(config, bundle):
     return dataclasses.replace(config, model=model, data=data)
 
 
-def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
+def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
+          data=None):
     """Trains the model `config` describes and fills `workdir`.
 
     Args:
@@ -81,6 +85,11 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
         callbacks: extra Keras callbacks (tests use them to interrupt).
         verbose: Keras `fit` verbosity; None: a progress bar on a terminal,
             one line per epoch otherwise (logs stay readable).
+        data: data held in memory instead of `config.data.dataset`: an
+            array, an `(x, y)` pair or a batched `tf.data.Dataset`
+            (`kerasae.data.arrays.from_memory`). It is kept in the workdir
+            (`data.npz`), so the run resumes, evaluates and exports
+            without it; `config.data.dataset` becomes `<arrays>`.
 
     Returns:
         The metrics dict written to `metrics.json`.
@@ -96,9 +105,16 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     # The thread pools are fixed when TensorFlow's runtime starts. Files
     # load without starting it, so their input size is known first; a
     # TFDS dataset's comes from its metadata (loading it starts it).
-    bundle = None
+    bundle = source = arrays = None
+    if data is not None:
+        arrays = kae_arrays.from_memory(data)
+        source = kae_arrays.memory_source(*arrays)
+        config = dataclasses.replace(config, data=dataclasses.replace(
+            config.data, dataset=kae_data.ARRAYS))
     if not kae_data.is_tfds_name(config.data.dataset):
-        bundle = kae_data.load(config.data, seed=t.seed)
+        bundle = kae_data.load(
+            config.data if source else run.data_config(config, workdir),
+            seed=t.seed, source=source)
     input_size = None if bundle is None else math.prod(bundle.input_shape)
     pools = kae_threads.configure(config, precision, input_size)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
@@ -111,19 +127,23 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     # Other workers of a multi-worker run compute but never write.
     chief = distribute.is_chief(strategy)
     if bundle is None:
-        bundle = kae_data.load(config.data, seed=t.seed)
+        bundle = kae_data.load(config.data, seed=t.seed)  # TFDS
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),
                            overwrite=overwrite and chief)
     else:
         state = "new"  # the chief is clearing the workdir
+    if state != "new" and arrays is not None:
+        check_kept_arrays(workdir, *arrays)
     if state == "finished":
         metrics = wd.read_json(workdir, wd.METRICS)
         print(f"{workdir} already holds this finished run; pass --overwrite "
               "to train it again.")
         print_summary(workdir, metrics)
         return metrics
+    if chief and arrays is not None:
+        keep_arrays(workdir, *arrays)
     if chief:
         wd.write_json(workdir, wd.CONFIG, config.to_dict())
         wd.write_json(workdir, wd.PREPROCESSING,
@@ -163,6 +183,36 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None):
     return metrics
 
 
+def check_kept_arrays(workdir, x, y):
+    """Refuses arrays other than those a run in `workdir` was trained on.
+
+    Raises:
+        WorkdirError: they differ (the config alone cannot tell: two
+            datasets of one shape give the same config).
+    """
+    path = wd.path(workdir, wd.ARRAYS)
+    if not os.path.exists(path):
+        return
+    with np.load(path, allow_pickle=False) as kept:
+        same = (np.array_equal(kept["x"], x)
+                and ("y" in kept.files) == (y is not None)
+                and (y is None or np.array_equal(kept["y"], y)))
+    if not same:
+        raise WorkdirError(
+            f"--workdir={workdir} holds a run trained on other arrays; use "
+            "a new workdir, or overwrite=True to replace that run")
+
+
+def keep_arrays(workdir, x, y):
+    """Writes the arrays a run trains on to `workdir/data.npz` (atomic)."""
+    target = wd.path(workdir, wd.ARRAYS)
+    if os.path.exists(target):
+        return  # `check_kept_arrays` found the same arrays
+    temporary = target + ".tmp.npz"
+    np.savez(temporary, **({"x": x} if y is None else {"x": x, "y": y}))
+    os.replace(temporary, target)
+
+
 def build_for_training(config, precision="float32"):
     """The model of `config`, built in `precision` and compiled to train.
 
@@ -200,16 +250,15 @@ def float32_copy(model, config):
 
 def _optimizers(model):
     """The model's optimizers (the adversarial models have several)."""
-    return [value for value in vars(model).values()
-            if isinstance(value, keras.optimizers.Optimizer)]
+    return [getattr(model, role) for role in model.optimizer_roles]
 
 
 def compile_model(model, config):
     """Compiles `model` with the optimizers `config.train` asks for.
 
-    Call it inside the strategy's scope. A model with several optimizers
-    (the adversarial autoencoder) defines
-    `compile_for_training(train_config)` and is compiled by it.
+    Call it inside the strategy's scope. Each role of the model's
+    `optimizer_roles` (the adversarial models have several) gets the
+    fused Adam at its `TrainConfig` learning rate.
     """
     t = config.train
     if replicas.num_replicas() > 1 and t.steps_per_execution > 1:
@@ -217,13 +266,13 @@ def compile_model(model, config):
         # strategy ("You must feed a value for placeholder tensor",
         # keras-team/keras#19246), so replicas take one step per call.
         t = dataclasses.replace(t, steps_per_execution=1)
-    t = dataclasses.replace(t, steps_per_execution=execution_steps(t))
-    if hasattr(model, "compile_for_training"):
-        model.compile_for_training(t)
-        return
+    chosen = {}
+    for role, (rate, beta_1) in model.optimizer_roles.items():
+        extra = {} if beta_1 is None else {"beta_1": beta_1}
+        chosen[role] = optimizers.Adam(getattr(t, rate), **extra)
     model.compile(
-        optimizer=optimizers.Adam(t.learning_rate),
-        steps_per_execution=t.steps_per_execution,
+        **chosen,
+        steps_per_execution=execution_steps(t),
         jit_compile=t.jit_compile,
     )
 
@@ -329,10 +378,9 @@ def evaluate(model, config, bundle, batch_size):
         pre = bundle.preprocessing
         raw_error = pre.invert(reconstruction) - pre.invert(split.x)
         results["mse_raw"] = float(np.mean(np.square(raw_error)))
-    if hasattr(model, "evaluation_metrics"):
-        # Model families add their own figures (the adversarial
-        # autoencoder's prior-match statistics, for example).
-        results.update(model.evaluation_metrics(split.x, split.y))
+    # The adversarial autoencoder's prior-match statistics, the GAN's
+    # sample MMD.
+    results.update(prior_match.model_metrics(model, split.x, split.y))
     name = bundle.eval_split_name
     return {
         "model": config.model.name,
@@ -362,23 +410,3 @@ def print_summary(workdir, metrics):
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
     print(f"  logs:     {wd.path(workdir, wd.LOGS)} "
           f"(tensorboard --logdir {wd.path(workdir, wd.LOGS)})")
-
-
-def load_run(workdir):
-    """Loads a finished run: (config, model, preprocessing).
-
-    Raises:
-        WorkdirError: `workdir` holds no trained model.
-    """
-    config_dict = wd.read_json(workdir, wd.CONFIG)
-    model_path = wd.path(workdir, wd.MODEL)
-    if config_dict is None or not os.path.exists(model_path):
-        raise WorkdirError(
-            f"--workdir={workdir} holds no trained model (no config.json "
-            "and model.keras); run train.py with this --workdir first")
-    config = kae_config.Config.from_dict(config_dict)
-    model = keras.saving.load_model(model_path)
-    pre = kae_data.Preprocessing.from_dict(
-        wd.read_json(workdir, wd.PREPROCESSING))
-    return config, model, pre
-

@@ -30,6 +30,7 @@ its metadata, since loading it starts the runtime.
 
 import math
 import os
+import sys
 
 from kerasae.config import THREAD_POOLS as CHOICES
 from kerasae.errors import ConfigError
@@ -131,10 +132,9 @@ def configure(config, precision, input_size=None):
         input_size: values per example; None: a TFDS dataset's from its
             metadata (`input_size_before_loading`).
 
-    Raises:
-        ConfigError: `--thread_pools` set to other pools than TensorFlow
-            started with (in a process that trained before); `auto` then
-            keeps the pools there are.
+    In a process where TensorFlow already started (a notebook that
+    trained before) the pools cannot change: that is reported on stderr
+    and the pools there are are returned (and recorded in `metrics.json`).
     """
     import tensorflow as tf
 
@@ -149,12 +149,15 @@ def configure(config, precision, input_size=None):
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:
-        if config.train.thread_pools != "auto":
-            raise ConfigError(
-                f"--thread_pools={pools}: TensorFlow already started with "
-                "other thread pools in this process; train in a new "
-                "process") from None
-        return current()
+        # The runtime started earlier in this process (a notebook that
+        # trained before, or used TensorFlow): the pools are fixed now.
+        now = current()
+        if now != pools:
+            print(f"kerasae: --thread_pools={pools} not applied: TensorFlow "
+                  f"already started in this process with its {now} pools "
+                  "(training goes on with those); set it in a new process",
+                  file=sys.stderr)
+        return now
     return pools
 
 
