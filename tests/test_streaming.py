@@ -411,3 +411,27 @@ def test_evaluate_run_on_a_streamed_run_states_its_sample(tmp_path):
     assert result["evaluation"]["num_examples"] <= 10
     assert result["anomaly"]["sample_size"] == 10
     assert np.isfinite(result["evaluation"]["pca_mse"])
+
+
+def test_image_size_is_refused_for_files(tmp_path):
+    path = write_table(tmp_path / "t.csv")
+    for data_path in ("memory", "stream"):
+        with pytest.raises(DataError) as info:
+            load(DataConfig(dataset=path, image_size=(4, 4),
+                            data_path=data_path))
+        assert str(info.value) == (
+            "--image_size applies to image folders and TFDS datasets, not "
+            "to t.csv: resize the arrays first")
+
+
+def test_tfds_in_memory_resizes_like_the_stream(tmp_path, online):
+    with tfds.testing.mock_data(num_examples=12):
+        kwargs = dict(dataset="mnist", data_dir=str(tmp_path),
+                      image_size=(10, 6), crop=True,
+                      validation_fraction=0)
+        memory = load(DataConfig(data_path="memory", **kwargs))
+        stream = load(DataConfig(data_path="stream", **kwargs))
+        assert memory.input_shape == stream.input_shape == (10, 6, 1)
+        # mock_data yields the same examples in every split, in order.
+        np.testing.assert_array_equal(all_batches(stream.test)[0],
+                                      memory.test.x)

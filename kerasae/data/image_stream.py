@@ -92,6 +92,27 @@ def decode_files(paths, channels, image_size, crop, batch_size=256):
     return out
 
 
+def resize_array(x, image_size, crop, batch_size=256):
+    """`resize` applied to every image of a uint8 array `(n, h, w, c)`."""
+    height, width = image_size
+    out = np.empty((len(x), height, width, x.shape[-1]), np.uint8)
+    for start in range(0, len(x), batch_size):
+        batch = tf.convert_to_tensor(x[start:start + batch_size])
+        out[start:start + batch_size] = tf.map_fn(
+            lambda image: resize(image, image_size, crop), batch,
+            fn_output_signature=tf.uint8).numpy()
+    return out
+
+
+def resize_source(source, image_size, crop):
+    """A TFDS `Source` with every split's images resized (in memory)."""
+    for name in ("train", "validation", "test"):
+        split = getattr(source, name)
+        if split is not None:
+            split.x = resize_array(split.x, image_size, crop)
+    return source
+
+
 def hash_held_out(files, fraction):
     """Which `files` go to validation: those with the smallest hashes.
 

@@ -49,6 +49,11 @@ def load(config, seed=0, source=None):
             is one line saying what to fix.
         ConfigError: `validation_fraction` outside [0, 1).
     """
+    if config.image_size and os.path.isfile(config.dataset):
+        raise DataError(
+            f"--image_size applies to image folders and TFDS datasets, not "
+            f"to {os.path.basename(config.dataset)}: resize the arrays "
+            "first")
     if source is None:
         if stream_loader.data_path(config) == streaming.STREAM:
             return stream_loader.load_stream(config, seed)
@@ -97,7 +102,12 @@ def read_source(config):
             "(a TFDS name has no '/' or file extension)")
     if not os.path.exists(dataset):
         _no_label_column(config)
-        return read_tfds(dataset, config.data_dir)
+        source = read_tfds(dataset, config.data_dir)
+        if config.image_size:
+            from kerasae.data import image_stream
+            source = image_stream.resize_source(
+                source, tuple(config.image_size), config.crop)
+        return source
     if os.path.isdir(dataset):
         _no_label_column(config)
         return read_image_folder(dataset, tuple(config.image_size),

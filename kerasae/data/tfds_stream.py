@@ -58,6 +58,9 @@ def decoded_megabytes(name, config):
     if image is None or not builder.info.splits:
         return None
     height, width, channels = image.shape
+    if None in (height, width) and config.image_size:
+        # Images of varying size can only be resized on the way: stream.
+        return float("inf")
     if config.image_size:
         height, width = config.image_size
     if None in (height, width, channels):
