@@ -57,7 +57,9 @@ def raw_squared_error(model, split, batch_size):
     pre = split.preprocessing
     total, elements, examples = 0.0, 0, 0
     for x in split.dataset(batch_size).as_numpy_iterator():
-        reconstruction = np.asarray(model.predict_on_batch(x))
+        # A local call: `predict_on_batch` under a multi-worker strategy
+        # would gather every worker's batch.
+        reconstruction = np.asarray(model(x, training=False))
         error = pre.invert(reconstruction) - pre.invert(x)
         total += float(np.sum(np.square(error, dtype=np.float64)))
         elements += error.size
