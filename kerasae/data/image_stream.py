@@ -184,6 +184,7 @@ class FolderListing:
                 labels if labels is not None
                 else np.full(len(paths), -1, np.int64))
 
+            @tf.autograph.experimental.do_not_convert  # no tensor branches
             def read(i):
                 image = decode_file(path_table[i], channels,
                                     self.image_size, self.crop)

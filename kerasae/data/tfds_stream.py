@@ -159,6 +159,7 @@ def _split(builder, spec, with_labels, shape, config, classes):
                 shuffle_seed=seed, try_autocache=False,
                 input_context=context))
 
+        @tf.autograph.experimental.do_not_convert  # no tensor branches
         def pick(example):
             x = image_stream.resize(example["image"], image_size, crop)
             if not image_size:
