@@ -168,7 +168,7 @@ def main(argv):
     t = kerasae.config.train
     print(f"kerasae VAE (steps_per_execution={t.steps_per_execution}, "
           f"jit_compile={t.jit_compile}, matmul_precision="
-          f"{kerasae.training.precision}) vs PyTorch example, "
+          f"{kerasae.precision}) vs PyTorch example, "
           f"batch {FLAGS.batch_size}, threads={FLAGS.threads or 'default'}"
           f" (kerasae thread pools: {info['thread_pools']})"
           f", load {info['load_average']}", flush=True)
@@ -204,7 +204,7 @@ def main(argv):
              "kerasae_train_config": {
                  "steps_per_execution": t.steps_per_execution,
                  "jit_compile": t.jit_compile,
-                 "matmul_precision": kerasae.training.precision}}
+                 "matmul_precision": kerasae.precision}}
     for name, epochs in runs.items():
         found[name] = {
             "samples_per_second": rate(kerasae.samples, epochs),
