@@ -435,3 +435,12 @@ def test_tfds_in_memory_resizes_like_the_stream(tmp_path, online):
         # mock_data yields the same examples in every split, in order.
         np.testing.assert_array_equal(all_batches(stream.test)[0],
                                       memory.test.x)
+
+
+def test_a_csv_counts_what_the_in_memory_reader_holds(tmp_path):
+    path = write_table(tmp_path / "t.csv")
+    size_mb = os.path.getsize(path) / 2**20
+    assert table_stream.csv_megabytes(path) == pytest.approx(
+        table_stream.CSV_TEXT_FACTOR * size_mb)
+    limit = DataConfig(dataset=path, in_memory_limit_mb=20 * size_mb)
+    assert stream_loader.data_path(limit) == "stream"
