@@ -1,4 +1,4 @@
-"""Exports a trained workdir for TF Serving (SavedModel) and devices (TFLite).
+r"""Exports a trained workdir for TF Serving (SavedModel) and devices (TFLite).
 
     python export.py --workdir=runs/vae --export_dir=serving
     python export.py --workdir=runs/vae --export_dir=serving \
@@ -7,60 +7,14 @@
 writes `serving/<name>/<version>/` (a SavedModel with signatures
 serving_default, encode, decode, score and, for generative models, sample)
 and `serving/tflite/<name>/` (encoder/decoder `.tflite` files). See
-docs/serving.md. Like train.py this script stays thin: the logic lives in
-`kerasae.export` and `kerasae.export.tflite`, which take arguments, never flags.
+docs/serving.md. The same script is installed as `kerasae-export`; it lives
+in `kerasae.scripts.export`, the logic in `kerasae.export`, which takes
+arguments, never flags.
 """
 
-import os
-import sys
-
-from absl import app
-from absl import flags
-from absl import logging
-
-from kerasae import export as kae_export
-from kerasae.errors import KerasaeError
-
-FLAGS = flags.FLAGS
-
-flags.DEFINE_string("workdir", None, "Training workdir holding model.keras.")
-flags.DEFINE_string("export_dir", None, "Base folder for the artifacts.")
-flags.DEFINE_list("formats", list(kae_export.FORMATS),
-                  "What to write: saved_model, tflite.")
-flags.DEFINE_list("quantize", [],
-                  "Extra TFLite variants: dynamic, float16, int8.")
-flags.DEFINE_string("name", None, "Model name in the layout (default: the "
-                    "model's name, e.g. vae).")
-flags.DEFINE_integer("version", None, "SavedModel version (default: the "
-                     "next free integer).")
-flags.DEFINE_bool("overwrite", False, "Replace an existing version and "
-                  "TFLite folder.")
-flags.mark_flags_as_required(["workdir", "export_dir"])
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    # SavedModel writing logs each file at INFO; users want the summary.
-    logging.set_verbosity(logging.WARNING)
-    try:
-        written = kae_export.export(
-            FLAGS.workdir, FLAGS.export_dir, formats=FLAGS.formats,
-            quantize=FLAGS.quantize, name=FLAGS.name, version=FLAGS.version,
-            overwrite=FLAGS.overwrite)
-    except KerasaeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    if written["saved_model"]:
-        print(f"SavedModel {written['name']} version {written['version']}: "
-              f"{written['saved_model']}")
-        if written["score"]:
-            at = "" if written["threshold"] is None \
-                else f", is_anomaly above {written['threshold']:.6g}"
-            print(f"  signature score: {written['score']}{at}")
-    for path in written["tflite"]:
-        print(f"TFLite: {path} ({os.path.getsize(path):,} bytes)")
-
+from kerasae.scripts.export import FLAGS  # noqa: F401  (tests parse them)
+from kerasae.scripts.export import main  # noqa: F401  (tests call it)
+from kerasae.scripts.export import run
 
 if __name__ == "__main__":
-    app.run(main)
+    run()

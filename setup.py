@@ -12,7 +12,16 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["kerasae", "kerasae.*"]),
-    py_modules=["train", "export"],
+    # train.py and export.py stay at the top of the repository (the design
+    # card) but are not installed: a module named `train` or `export` in
+    # site-packages would shadow a user's own.
+    entry_points={
+        "console_scripts": [
+            "kerasae-train = kerasae.scripts.train:run",
+            "kerasae-export = kerasae.scripts.export:run",
+            "kerasae-evaluate = kerasae.scripts.evaluate:run",
+        ],
+    },
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

@@ -27,6 +27,7 @@ from kerasae.config import Config  # noqa: E402
 from kerasae.config import DataConfig  # noqa: E402
 from kerasae.config import ModelConfig  # noqa: E402
 from kerasae.config import TrainConfig  # noqa: E402
+from kerasae.evaluation import plots as kae_plots  # noqa: E402
 from kerasae.evaluation import plots_latent  # noqa: E402
 from kerasae.evaluation import prior_match  # noqa: E402
 
@@ -83,12 +84,11 @@ def main():
                         "train_seconds": metrics["train_seconds"]}
         if key != "ae":
             plots = os.path.join(args.root, "plots")
-            plots_latent.plot_codes(model, test.x, test.y,
-                                    os.path.join(plots, f"{key}_codes.png"))
-            plots_latent.plot_decoded_grid(
-                model, os.path.join(plots, f"{key}_grid.png"))
-            plots_latent.sample_grid(
-                model, 10, os.path.join(plots, f"{key}_samples.png"))
+            for name, fig in (
+                    ("codes", plots_latent.plot_codes(model, test.x, test.y)),
+                    ("grid", plots_latent.plot_decoded_grid(model)),
+                    ("samples", plots_latent.sample_grid(model, 10))):
+                kae_plots.save(fig, os.path.join(plots, f"{key}_{name}.png"))
     with open(os.path.join(args.root, "prior_match.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     print(f"\nMNIST test set, 2-D codes, {args.epochs} epochs\n")

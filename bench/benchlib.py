@@ -122,19 +122,16 @@ def resolved_config(bundle, name="vae", arch="dense", hidden_units=None,
                     **train):
     """A `Config` for `bundle`, resolved as `kerasae.training` does.
 
-    `hidden_units` None keeps the default for dense models (400) and uses
-    (32, 64) for conv models: a 400-filter convolution is not a model
-    anyone trains.
+    `hidden_units` None takes the arch's default
+    (`kerasae.config.ARCH_HIDDEN_UNITS`: 400 dense, 32,64 conv).
     """
     from kerasae import training
     from kerasae.config import Config
     from kerasae.config import ModelConfig
     from kerasae.config import TrainConfig
-    if hidden_units is None:
-        hidden_units = (32, 64) if arch == "conv" else (400,)
     config = Config(
-        model=ModelConfig(name=name, arch=arch,
-                          hidden_units=tuple(hidden_units)),
+        model=ModelConfig(name=name, arch=arch, hidden_units=None
+                          if hidden_units is None else tuple(hidden_units)),
         train=TrainConfig(**train))
     return training.resolve(config, bundle)
 

@@ -19,7 +19,14 @@ from kerasae.errors import ConfigError
 
 RECONSTRUCTION_LOSSES = ("auto", "bce", "mse")
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "linear")
-ARCHS = ("dense", "conv")
+ARCHS = ("dense", "conv", "conv1d", "lstm")
+# What `hidden_units` means when it is not given: dense layer sizes (the
+# classic MNIST VAE), or conv filter counts. A single 400-filter conv layer
+# (the dense default) puts a 400-to-400-channel transposed convolution in
+# the decoder: 2.9e8 multiply-adds per 28x28 image against 6.7e6 for 32,64.
+ARCH_HIDDEN_UNITS = {"dense": (400,), "conv": (32, 64),
+                     # The keras-io time-series example's filters.
+                     "conv1d": (32, 16), "lstm": (64,)}
 NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
@@ -36,9 +43,12 @@ def option(default, help, choices=None, flag=None):
 
     Args:
         default: the field's default (a dict or list becomes a factory).
-        help: the flag's help text.
-        choices: the allowed values, when the field is an enum.
-        flag: the flag's name when it differs from the field's.
+        help: the flag's help text (None only with `flag=False`).
+        choices: the allowed values, when the field is an enum: a tuple, or
+            the dotted path of a `kerasae.registry.Registry` whose names are
+            read when the flags are defined ("kerasae.models.MODELS").
+        flag: the flag's name when it differs from the field's; False for
+            a field filled in from the data, which has no flag.
     """
     metadata = {"help": help, "choices": choices, "flag": flag}
     if isinstance(default, (dict, list)):
@@ -63,9 +73,13 @@ class ModelConfig:
 
     Attributes:
         name: registered model name (`ae`, `dae`, `sparse_ae`, `vae`, ...).
-        arch: `dense` or `conv` encoder/decoder.
+        arch: `dense`, `conv` (images), `conv1d` or `lstm` (series
+            windows) encoder/decoder.
         hidden_units: dense layer sizes, or conv filter counts, encoder side;
-            the decoder mirrors them.
+            the decoder mirrors them. None (the default) takes the arch's
+            default from `ARCH_HIDDEN_UNITS` when the config is made; a
+            `dataclasses.replace` that changes `arch` keeps the old sizes
+            unless it also passes `hidden_units=None`.
         latent_dim: size of the code.
         reconstruction_loss: `bce` (Bernoulli, data in [0, 1]), `mse`
             (Gaussian), or `auto` (bce for [0, 1] data, else mse).
@@ -88,27 +102,56 @@ class ModelConfig:
         num_classes: number of labels, filled in from the data (0: none).
     """
 
-    name: str = "vae"
-    arch: str = "dense"
-    # The classic MNIST VAE (Kingma and Welling 2014; the PyTorch example).
-    hidden_units: tuple = (400,)
-    latent_dim: int = 20
-    reconstruction_loss: str = "auto"
-    activation: str = "relu"
-    output_activation: str = "auto"
-    noise: str = "gaussian"
-    noise_level: float = 0.3
-    sparsity: str = "kl"
-    sparsity_target: float = 0.05
-    sparsity_weight: float = 3.0
-    beta: float = 1.0
-    prior: str = "gaussian"
-    prior_params: dict = dataclasses.field(default_factory=dict)
-    supervised: bool = False
-    discriminator_units: tuple = (512, 512)
-    input_shape: tuple = ()
-    data_range: tuple = (0.0, 1.0)
-    num_classes: int = 0
+    name: str = option("vae", "Model to train.",
+                       choices="kerasae.models.MODELS", flag="model")
+    arch: str = option(
+        "dense", "Encoder/decoder kind: dense, conv (images), conv1d or lstm "
+        "(series).", choices=ARCHS)
+    # None: the arch's default, `ARCH_HIDDEN_UNITS` (the classic MNIST VAE
+    # of Kingma and Welling 2014 for dense; see `__post_init__`).
+    hidden_units: typing.Optional[tuple] = option(
+        None, "Hidden sizes (dense) or filters (conv), encoder side "
+        "(default: " + "; ".join(
+            f"{','.join(map(str, units))} for {arch}"
+            for arch, units in ARCH_HIDDEN_UNITS.items()) + ").")
+    latent_dim: int = option(20, "Size of the code.")
+    reconstruction_loss: str = option(
+        "auto", "bce (Bernoulli, data in [0,1]), mse, or auto.",
+        choices=RECONSTRUCTION_LOSSES)
+    activation: str = option("relu", "Hidden activation.")
+    output_activation: str = option(
+        "auto", "Decoder output activation.", choices=OUTPUT_ACTIVATIONS)
+    noise: str = option("gaussian", "dae: corruption kind.",
+                        choices=NOISE_KINDS)
+    noise_level: float = option(
+        0.3, "dae: Gaussian sigma, or corrupted fraction.")
+    sparsity: str = option("kl", "sparse_ae: KL to a target rate, or L1.",
+                           choices=SPARSITY_KINDS)
+    sparsity_target: float = option(
+        0.05, "sparse_ae: rho, target mean activation.")
+    sparsity_weight: float = option(3.0, "sparse_ae: beta, penalty weight.")
+    beta: float = option(1.0, "vae: weight of the KL term.")
+    # Adversarial autoencoder and GAN (docs/adversarial.md).
+    prior: str = option("gaussian", "aae, gan: prior p(z).",
+                        choices="kerasae.models.priors.PRIORS")
+    prior_params: dict = option(
+        {}, "aae, gan: prior parameters, e.g. std=1.0 or "
+        "k=10,radius=4,std=1,tangential_std=0.25.")
+    supervised: bool = option(
+        False, "aae: give the one-hot label to the decoder (the code holds "
+        "style).", flag="aae_supervised")
+    discriminator_units: tuple = option(
+        (512, 512), "aae: discriminator hidden sizes.")
+    # Filled in from the data (`kerasae.training.resolve`): no flags.
+    input_shape: tuple = option((), None, flag=False)
+    data_range: tuple = option((0.0, 1.0), None, flag=False)
+    num_classes: int = option(0, None, flag=False)
+
+    def __post_init__(self):
+        if self.hidden_units is None:
+            # Frozen: the one place an unset field takes its arch default.
+            object.__setattr__(self, "hidden_units",
+                               ARCH_HIDDEN_UNITS.get(self.arch, ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,11 +182,36 @@ class DataConfig:
             the pictures of a streamed run use.
     """
 
-    dataset: str = "mnist"
-    data_dir: typing.Optional[str] = None
-    label_column: typing.Optional[str] = None
-    validation_fraction: float = 0.1
-    train_classes: tuple = ()
+    dataset: str = option(
+        "mnist", "TFDS name, or a .npz/.npy/.csv file or image folder.")
+    data_dir: typing.Optional[str] = option(
+        None, "TFDS data directory (default: TFDS_DATA_DIR or "
+        "~/tensorflow_datasets).")
+    label_column: typing.Optional[str] = option(
+        None, "CSV column with labels (a series: per step, 0 normal, other "
+        "values anomalous).")
+    validation_fraction: float = option(
+        0.1, "Share of training data held out when there is no validation "
+        "split.")
+    train_classes: tuple = option(
+        (), "Train only on these labels, e.g. 0,6.")
+    # Series and a second (test) file.
+    window: typing.Optional[int] = option(
+        None, "Read the file as a series (one row per time step) cut into "
+        "sliding windows of this many steps.")
+    window_stride: int = option(1, "Steps between training windows.")
+    time_column: typing.Optional[str] = option(
+        None, "Series: column of times (numbers or ISO dates), kept for "
+        "reporting, never a feature; must increase.")
+    feature_columns: tuple[str, ...] = option(
+        (), "Series: the feature columns (default: all but the time and "
+        "label columns).")
+    csv_header: bool = option(
+        True, "Series: the CSV's first row names the columns (false: "
+        "columns are named 0, 1, ... by position).")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the same columns and "
+        "preprocessing, used as the test split.")
     data_path: str = option(
         "auto", "Hold the data in memory, stream it with tf.data, or auto: "
         "stream when its decoded size passes --in_memory_limit_mb.",
@@ -191,21 +259,33 @@ class TrainConfig:
             `kerasae.training.threads`).
     """
 
-    epochs: int = 10
-    batch_size: int = 128
-    learning_rate: float = 1e-3
+    epochs: int = option(10, "Passes over the training data.")
+    batch_size: int = option(128, "Global batch size.")
+    learning_rate: float = option(1e-3, "Adam learning rate.")
     # Measured on MNIST (docs/adversarial.md): at 1e-4 the discriminator
     # wins and the codes drift; at 1e-3 the code cloud jumps between epochs.
-    discriminator_learning_rate: float = 5e-4
-    generator_learning_rate: float = 5e-4
-    seed: int = 0
-    steps_per_epoch: typing.Optional[int] = None
-    strategy: str = "auto"
-    cpu_devices: int = 0
-    steps_per_execution: int = 20
-    jit_compile: bool = False
-    matmul_precision: str = "auto"
-    thread_pools: str = "auto"
+    discriminator_learning_rate: float = option(
+        5e-4, "aae, gan: discriminator's Adam rate.")
+    generator_learning_rate: float = option(
+        5e-4, "aae, gan: generator's Adam rate (the encoder's, aae).")
+    seed: int = option(0, "Random seed.")
+    steps_per_epoch: typing.Optional[int] = option(
+        None, "Optional cap on batches per epoch, for quick runs.")
+    strategy: str = option("auto", "tf.distribute strategy.",
+                           choices=STRATEGIES)
+    cpu_devices: int = option(0, "Split the CPU into N logical devices.")
+    steps_per_execution: int = option(20, "Batches per tf.function call.")
+    jit_compile: bool = option(False, "Compile with XLA.")
+    matmul_precision: str = option(
+        "auto", "Training matmul inputs in bfloat16 (float32 accumulate and "
+        "everything else float32), float32, or auto: bfloat16 where the CPU "
+        "has native bfloat16 and there is no GPU.",
+        choices=MATMUL_PRECISIONS)
+    thread_pools: str = option(
+        "auto", "CPU thread pools: tensorflow (its defaults), inter_op (ops "
+        "on one thread each, independent ops side by side), or auto: "
+        "inter_op where every matmul fits one core's L2 cache (small dense "
+        "models), else tensorflow.", choices=THREAD_POOLS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -280,10 +360,10 @@ def validate(config):
             f"--hidden_units={_csv(m.hidden_units)}: sizes must be positive, "
             "e.g. --hidden_units=512,256"
         )
-    if m.arch == "conv" and not m.hidden_units:
+    if m.arch in ("conv", "conv1d", "lstm") and not m.hidden_units:
         raise ConfigError(
-            "--arch=conv needs at least one filter count in --hidden_units, "
-            "e.g. --hidden_units=32,64"
+            f"--arch={m.arch} needs at least one filter count (lstm: unit "
+            "count) in --hidden_units, e.g. --hidden_units=32,16"
         )
     _positive("--latent_dim", m.latent_dim)
     _positive("--epochs", t.epochs)
@@ -310,6 +390,7 @@ def validate(config):
         raise ConfigError(
             f"--validation_fraction={d.validation_fraction}: must be in [0, 1)"
         )
+    _validate_series(d)
     _choice("--data_path", d.data_path, DATA_PATHS)
     _positive("--in_memory_limit_mb", d.in_memory_limit_mb)
     _positive("--sample_size", d.sample_size)
@@ -327,6 +408,24 @@ def validate(config):
             "--reconstruction_loss=bce needs a sigmoid output: drop "
             "--output_activation=linear or use --reconstruction_loss=mse"
         )
+
+
+def _validate_series(d):
+    if d.window is not None and d.window < 2:
+        raise ConfigError(
+            f"--window={d.window}: a window holds at least 2 time steps")
+    if d.window_stride < 1:
+        raise ConfigError(
+            f"--window_stride={d.window_stride}: must be 1 or more")
+    if d.window is None:
+        for flag, value in (("time_column", d.time_column),
+                            ("feature_columns", d.feature_columns),
+                            ("window_stride", d.window_stride != 1),
+                            ("csv_header", not d.csv_header)):
+            if value:
+                raise ConfigError(
+                    f"--{flag} applies to a series only: add --window=N "
+                    "(the number of time steps a window holds)")
 
 
 def _choice(flag, value, choices):

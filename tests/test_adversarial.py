@@ -15,6 +15,7 @@ from kerasae.config import Config
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.errors import ConfigError
+from kerasae.evaluation import plots
 from kerasae.evaluation import plots_latent
 from kerasae.evaluation import prior_match
 from kerasae.models import adversarial
@@ -196,7 +197,8 @@ def image_config(name, **changes):
     image_config("aae", supervised=True, prior="mixture")])
 def test_sample_grid_for_every_generative_model(config, tmp_path):
     model = models.build(config)
-    path = plots_latent.sample_grid(model, 4, str(tmp_path / "s.png"))
+    path = plots.save(plots_latent.sample_grid(model, 4),
+                      str(tmp_path / "s.png"))
     assert os.path.getsize(path) > 1000
 
 
@@ -204,9 +206,9 @@ def test_code_and_manifold_pictures(tmp_path):
     model = models.build(image_config("aae", prior="mixture"))
     x = np.random.default_rng(0).uniform(size=(50, 8, 8, 1))
     y = np.arange(50) % 3
-    for path in (
-            plots_latent.plot_codes(model, x.astype("float32"), y,
-                                    str(tmp_path / "codes.png")),
-            plots_latent.plot_decoded_grid(model, str(tmp_path / "grid.png"),
-                                           n=5)):
+    for name, fig in (
+            ("codes.png", plots_latent.plot_codes(model, x.astype("float32"),
+                                                  y)),
+            ("grid.png", plots_latent.plot_decoded_grid(model, n=5))):
+        path = plots.save(fig, str(tmp_path / name))
         assert os.path.getsize(path) > 1000

@@ -33,3 +33,4 @@ def test_every_block_of_the_python_page_runs(tmp_path, monkeypatch,
     assert "Run('runs/notebook-vae'" in printed
     assert os.path.exists("runs/notebook-vae/model.keras")
     assert os.path.isdir("export_out")
+    assert "Figure 16" in printed and os.path.exists("reconstruction.png")

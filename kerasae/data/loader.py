@@ -10,8 +10,10 @@ import os
 import numpy as np
 
 from kerasae.data import preprocessing
+from kerasae.data import series
 from kerasae.data import stream_loader
 from kerasae.data import streaming
+from kerasae.data import test_file
 from kerasae.data.arrays import read_npy
 from kerasae.data.arrays import read_npz
 from kerasae.data.bundle import DataBundle
@@ -54,13 +56,21 @@ def load(config, seed=0, source=None):
             f"--image_size applies to image folders and TFDS datasets, not "
             f"to {os.path.basename(config.dataset)}: resize the arrays "
             "first")
+    if config.window is not None:
+        return series.load_series(config, seed)  # issue 14
     if source is None:
         if stream_loader.data_path(config) == streaming.STREAM:
+            if config.test_dataset:
+                raise DataError(
+                    "--test_dataset needs the in-memory path: pass "
+                    "--data_path=memory, or drop --test_dataset")
             return stream_loader.load_stream(config, seed)
         source = read_source(config)
     train, validation, test = choose_splits(
         source, config.validation_fraction, tuple(config.train_classes),
         seed)
+    if config.test_dataset:
+        test = test_file.read_test_split(config, source, read_source)
     prep = preprocessing.fit(source.scaling, train.x)
     train, validation = _apply(prep, train), _apply(prep, validation)
     test = None if test is None else _apply(prep, test)

@@ -53,8 +53,12 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
         raise ValueError(
             f"batch_size={batch_size} is larger than the {len(x)} examples: "
             "with drop_remainder there is no batch to repeat")
-    arrays = tf.convert_to_tensor(x) if y is None else \
-        (tf.convert_to_tensor(x), tf.convert_to_tensor(y))
+    # Series windows (`kerasae.data.series.Windows`) are gathered from the
+    # series itself, so no array of all windows is ever built.
+    take_x = x.make_gather() if hasattr(x, "make_gather") else \
+        _gather_from(tf.convert_to_tensor(x))
+    take = take_x if y is None else _pair(
+        take_x, _gather_from(tf.convert_to_tensor(y)))
     orders = epoch_orders(len(x), shuffle, seed)
     if not repeat:
         orders = orders.take(1)
@@ -66,9 +70,16 @@ def make_dataset(x, y=None, batch_size=128, shuffle=False, seed=0,
         -(-len(x) // batch_size)
     ds = ds.apply(tf.data.experimental.assert_cardinality(
         tf.data.INFINITE_CARDINALITY if repeat and batches else batches))
-    ds = ds.map(lambda index: tf.nest.map_structure(
-        lambda array: tf.gather(array, index), arrays))
+    ds = ds.map(take)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(OPTIONS)
+
+
+def _gather_from(array):
+    return lambda index: tf.gather(array, index)
+
+
+def _pair(take_x, take_y):
+    return lambda index: (take_x(index), take_y(index))
 
 
 def index_batches(order, n, batch_size, drop_remainder):

@@ -2,9 +2,14 @@
 pictures.
 
 `evaluate_run(workdir, options)` is the entry point
-(`python -m kerasae.evaluate` calls it).
+(`python -m kerasae.evaluate` calls it). `encode`, `decode` and
+`reconstruct` apply a model to arrays in batches
+(`kerasae.evaluation.inference`).
 """
 
+from kerasae.evaluation.inference import decode
+from kerasae.evaluation.inference import encode
+from kerasae.evaluation.inference import reconstruct
 from kerasae.evaluation.metrics import EvalOptions
 from kerasae.evaluation.metrics import active_units
 from kerasae.evaluation.metrics import evaluate_run
@@ -15,7 +20,7 @@ from kerasae.evaluation.metrics import reconstruction_metrics
 from kerasae.evaluation.metrics import validate
 
 __all__ = [
-    "EvalOptions", "active_units", "evaluate_run", "iwae_bound",
-    "negative_elbo", "pca_reconstruction_mse", "reconstruction_metrics",
-    "validate",
+    "EvalOptions", "active_units", "decode", "encode", "evaluate_run",
+    "iwae_bound", "negative_elbo", "pca_reconstruction_mse", "reconstruct",
+    "reconstruction_metrics", "validate",
 ]

@@ -52,6 +52,7 @@ from keras import ops
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
+from kerasae.evaluation import inference
 from kerasae.evaluation.detection_metrics import auprc
 from kerasae.evaluation.detection_metrics import auroc
 from kerasae.evaluation.detection_metrics import precision_recall_f1
@@ -63,7 +64,10 @@ SCORES = ("auto", "reconstruction_nll", "neg_elbo_at_mean", "squared_error",
           "bernoulli_kl", "code_mahalanobis", "reconstruction_and_code")
 # Scores with parameters fitted on normal data (`fit`).
 FITTED = ("code_mahalanobis", "reconstruction_and_code")
-METHODS = ("quantile", "mean_std")
+# `auto`: `quantile` for examples; for series (see
+# `kerasae.evaluation.series_scores`) the largest score of any normal
+# window, held out or trained on.
+METHODS = ("auto", "quantile", "mean_std", "max")
 THRESHOLD = "threshold.json"
 
 
@@ -147,12 +151,6 @@ def bernoulli_entropy(x):
     return ops.sum(ops.reshape(h, (ops.shape(x)[0], -1)), axis=1)
 
 
-def _codes(model, x, batch_size):
-    return np.concatenate([keras.ops.convert_to_numpy(model.encode(
-        ops.convert_to_tensor(x[i:i + batch_size])))
-        for i in range(0, len(x), batch_size)]).astype(np.float64)
-
-
 def mahalanobis(codes, mean, precision):
     """Squared distances (c - mean)^T precision (c - mean), per row.
 
@@ -226,7 +224,7 @@ def fit(model, score, train_x, normal_x, batch_size=512,
     score = resolve_score(model, score)
     if score not in FITTED:
         return {}
-    codes = _codes(model, train_x, batch_size)
+    codes = inference.encode(model, train_x, batch_size).astype(np.float64)
     covariance = np.atleast_2d(np.cov(codes, rowvar=False))
     # A small ridge keeps the inverse finite when a unit is (nearly) dead.
     ridge = 1e-6 * max(np.trace(covariance) / len(covariance), 1e-12)
@@ -277,8 +275,11 @@ def calibrate(normal_scores, method="quantile", quantile=0.99, k=3.0):
     Args:
         normal_scores: scores of examples known to be normal.
         method: `quantile` (the `quantile` of the scores: about 1 - q of
-            normal data is flagged) or `mean_std` (mean + k standard
-            deviations).
+            normal data is flagged), `mean_std` (mean + k standard
+            deviations) or `max` (the largest normal score: every
+            calibration example passes; for scores of overlapping series
+            windows, whose neighbours are alike, a quantile of a few
+            hundred of them is a noisy estimate).
         quantile: in (0, 1), for `quantile`.
         k: number of standard deviations, for `mean_std`.
 
@@ -289,7 +290,7 @@ def calibrate(normal_scores, method="quantile", quantile=0.99, k=3.0):
         ConfigError: unknown method or a quantile outside (0, 1).
     """
     s = np.asarray(normal_scores, dtype=np.float64)
-    if method not in METHODS:
+    if method not in METHODS or method == "auto":
         raise ConfigError(
             f"--threshold_method={method!r} is not one of: "
             f"{', '.join(METHODS)}")
@@ -300,6 +301,8 @@ def calibrate(normal_scores, method="quantile", quantile=0.99, k=3.0):
             raise ConfigError(
                 f"--quantile={quantile}: must lie strictly between 0 and 1")
         return float(np.quantile(s, quantile))
+    if method == "max":
+        return float(np.max(s))
     return float(np.mean(s) + k * np.std(s))
 
 
@@ -348,6 +351,8 @@ def detect(model, bundle, options, workdir, normal_classes=()):
         `(report, test_scores, test_anomaly_labels_or_None)`.
     """
     score = resolve_score(model, options.score)
+    method = "quantile" if options.threshold_method == "auto" else \
+        options.threshold_method
     validation, test = bundle.validation, bundle.eval_split
     labels = None
     if normal_classes:
@@ -360,14 +365,12 @@ def detect(model, bundle, options, workdir, normal_classes=()):
                  validation.y)
     normal = scores(model, validation.x, score, validation.y,
                     options.batch_size, params)
-    threshold = calibrate(
-        normal, options.threshold_method, options.quantile,
-        options.std_multiplier)
-    detail = ({"quantile": options.quantile}
-              if options.threshold_method == "quantile"
+    threshold = calibrate(normal, method, options.quantile,
+                          options.std_multiplier)
+    detail = ({"quantile": options.quantile} if method == "quantile"
               else {"std_multiplier": options.std_multiplier})
     write_threshold(
-        workdir, score, threshold, options.threshold_method,
+        workdir, score, threshold, method,
         normal_classes=[int(c) for c in normal_classes],
         calibration_examples=int(len(normal)),
         calibration_mean=float(normal.mean()),
@@ -375,7 +378,7 @@ def detect(model, bundle, options, workdir, normal_classes=()):
         **({"params": params} if params else {}))
     test_scores = scores(model, test.x, score, test.y, options.batch_size,
                          params)
-    result = {"score": score, "method": options.threshold_method,
+    result = {"score": score, "method": method,
               "normal_classes": [int(c) for c in normal_classes],
               **report(test_scores, threshold, labels)}
     return result, test_scores, labels

@@ -15,6 +15,7 @@ anomaly report (`kerasae.evaluation.anomaly`) and the pictures
 
 import dataclasses
 import math
+import typing
 
 import keras
 import numpy as np
@@ -23,42 +24,17 @@ from keras import ops
 from kerasae import data as kae_data
 from kerasae import run
 from kerasae import workdir as wd
+from kerasae.config import option
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
+from kerasae.evaluation import inference
 from kerasae.evaluation import pca
 from kerasae.evaluation import prior_match
+from kerasae.evaluation import series_scores
 from kerasae.models import losses
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _batches(x, batch_size):
-    for i in range(0, len(x), batch_size):
-        yield ops.convert_to_tensor(x[i:i + batch_size])
-
-
-def reconstruct(model, x, y=None, batch_size=512):
-    """Deterministic reconstructions as a numpy array.
-
-    `y` (labels) goes to the decoder of models that decode (code, label).
-    """
-    out = []
-    for i, b in enumerate(_batches(x, batch_size)):
-        code = model.encode(b)
-        if model.uses_labels:
-            labels = ops.convert_to_tensor(
-                y[i * batch_size:(i + 1) * batch_size])
-            code = model.decoder_input(code, labels)
-        out.append(keras.ops.convert_to_numpy(
-            model.output_activation(model.decode_logits(code))))
-    return np.concatenate(out)
-
-
-def encode(model, x, batch_size=512):
-    """Deterministic codes `model.encode(x)` as a numpy array."""
-    return np.concatenate([keras.ops.convert_to_numpy(model.encode(b))
-                           for b in _batches(x, batch_size)])
 
 
 def reconstruction_metrics(x, x_hat, data_range=(0.0, 1.0)):
@@ -125,7 +101,7 @@ def negative_elbo(model, x, samples=1, batch_size=512):
         float64 array `(n,)`.
     """
     out = []
-    for b in _batches(x, batch_size):
+    for b in inference.batches(x, batch_size):
         mean, log_var = model.encode_distribution(b)
         nll = sum(model.reconstruction_nll(
             b, model.decode_logits(model.sample_code(mean, log_var)))
@@ -163,7 +139,7 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
     batch_size = max(1, min(batch_size, samples_per_pass))
     chunk = max(1, samples_per_pass // batch_size)
     out = []
-    for b in _batches(x, batch_size):
+    for b in inference.batches(x, batch_size):
         n = int(b.shape[0])
         mean, log_var = model.encode_distribution(b)
         total = np.full(n, -np.inf)
@@ -202,7 +178,7 @@ def active_units(model, x, threshold=0.01, batch_size=512):
     """
     means = np.concatenate([
         keras.ops.convert_to_numpy(model.encode_distribution(b)[0])
-        for b in _batches(x, batch_size)])
+        for b in inference.batches(x, batch_size)])
     variances = np.var(means.astype(np.float64), axis=0)
     return int(np.sum(variances > threshold)), variances
 
@@ -216,7 +192,8 @@ class EvalOptions:
         score: anomaly score, one of `anomaly.SCORES`; `auto` is
             `reconstruction_and_code`, which the exported `score`
             signature serves from `threshold.json`.
-        threshold_method: `quantile` or `mean_std`.
+        threshold_method: `quantile`, `mean_std`, `max`, or `auto`
+            (`quantile`; for series `kerasae.evaluation.series_scores.AUTO`).
         quantile: quantile of normal validation scores (`quantile`).
         std_multiplier: k in mean + k std (`mean_std`).
         normal_classes: labels that count as normal; () uses the run's
@@ -226,17 +203,36 @@ class EvalOptions:
             (0: all of them; its cost is k decoder passes per example).
         plots: write PNG files under `RUN/plots/`.
         batch_size: examples per forward pass.
+        test_dataset: a file to score instead of the run's test split,
+            read like the training file (`--test_dataset`).
     """
 
-    score: str = "auto"
-    threshold_method: str = "quantile"
-    quantile: float = 0.99
-    std_multiplier: float = 3.0
-    normal_classes: tuple = ()
-    iwae_k: int = 100
-    iwae_examples: int = 1000
-    plots: bool = True
-    batch_size: int = 512
+    # Plain strings, checked by `validate`, so a bad value gets the same
+    # one-line `error:` and exit status 2 as every other mistake.
+    score: str = option(
+        "auto", "Anomaly score: auto (= reconstruction_and_code), "
+        "reconstruction_nll, neg_elbo_at_mean, squared_error, bernoulli_kl, "
+        "code_mahalanobis, reconstruction_and_code.")
+    threshold_method: str = option(
+        "auto", "auto (series: the largest score of every normal window; "
+        "otherwise quantile), quantile, mean_std or max.")
+    quantile: float = option(
+        0.99, "Quantile of normal validation scores (quantile method).")
+    std_multiplier: float = option(
+        3.0, "k in mean + k * std (mean_std method).")
+    normal_classes: tuple = option(
+        (), "Labels that are normal, e.g. 0; others count as anomalies "
+        "(default: --train_classes).")
+    iwae_k: int = option(
+        100, "VAE: importance samples of the IWAE bound (5000: Burda et "
+        "al.'s protocol; 0: skip).")
+    iwae_examples: int = option(
+        1000, "VAE: test examples for the IWAE bound (0: all).")
+    plots: bool = option(True, "Write PNG files to RUN/plots/.")
+    batch_size: int = option(512, "Examples per pass.")
+    test_dataset: typing.Optional[str] = option(
+        None, "A second file read with the training file's columns and "
+        "preprocessing, scored as the test split.")
 
 
 def validate(options):
@@ -270,7 +266,8 @@ def model_metrics(model, bundle, options):
     result = {"split": bundle.eval_split_name,
               "num_examples": int(len(split.x))}
     if model.has_encoder:
-        x_hat = reconstruct(model, split.x, split.y, options.batch_size)
+        x_hat = inference.reconstruct(model, split.x, split.y,
+                                      options.batch_size)
         result.update(reconstruction_metrics(split.x, x_hat,
                                              bundle.data_range))
         result["pca_mse"] = pca_reconstruction_mse(
@@ -309,8 +306,14 @@ def evaluate_run(workdir, options=EvalOptions()):
 
     validate(options)
     config, model, _ = run.load_run(workdir)
-    bundle = kae_data.load(run.data_config(config, workdir),
-                           seed=config.train.seed)
+    data_config = run.data_config(config, workdir)
+    if options.test_dataset:
+        data_config = dataclasses.replace(
+            data_config, test_dataset=options.test_dataset)
+    bundle = kae_data.load(data_config, seed=config.train.seed)
+    if series_scores.is_series(bundle):  # issue 14: scores per time step
+        return _merge(workdir, series_scores.run(
+            model, bundle, options, workdir))
     # A streamed run is judged on a bounded sample of each split.
     bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     normal_classes = tuple(options.normal_classes) or (
@@ -333,6 +336,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         for key in ("evaluation", "anomaly"):
             if key in new:
                 new[key]["sample_size"] = sampled
+    return _merge(workdir, new)
+
+
+def _merge(workdir, new):
+    """Merges `new` sections into `RUN/metrics.json`; returns the whole."""
     metrics = wd.read_json(workdir, wd.METRICS) or {}
     metrics["evaluation"] = {**metrics.get("evaluation", {}),
                              **new["evaluation"]}

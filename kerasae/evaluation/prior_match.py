@@ -16,6 +16,7 @@ against the prior an adversarial autoencoder was trained with.
 import keras
 import numpy as np
 
+from kerasae.evaluation import inference
 from kerasae.models import priors
 
 
@@ -70,13 +71,6 @@ def ks_statistics(a, b):
     return np.asarray(out)
 
 
-def encode_all(model, x, batch_size=1024):
-    """Codes `model.encode(x)` as a numpy array, in batches."""
-    return np.concatenate([
-        keras.ops.convert_to_numpy(model.encode(x[i:i + batch_size]))
-        for i in range(0, len(x), batch_size)])
-
-
 def prior_match(codes, prior, labels=None, max_points=2000, seed=0):
     """MMD and KS between `codes` and as many samples of `prior`.
 
@@ -119,7 +113,7 @@ def model_prior_match(model, x, prior="gaussian", prior_params=None,
     """
     if isinstance(prior, str):
         prior = priors.build(prior, model.latent_dim, prior_params)
-    return prior_match(encode_all(model, x), prior, **kwargs)
+    return prior_match(inference.encode(model, x), prior, **kwargs)
 
 
 def component_counts(codes, centers):
@@ -160,7 +154,7 @@ def model_metrics(model, x, y=None, max_points=2000, seed=0):
         return {"sample_mmd": mmd(fake.reshape(len(x), -1),
                                   x.reshape(len(x), -1))}
     labels = y if model.label_to_discriminator else None
-    codes = encode_all(model, x)
+    codes = inference.encode(model, x)
     result = prior_match(codes, model.prior, labels=labels)
     if hasattr(model.prior, "centers"):
         counts = component_counts(codes, model.prior.centers())

@@ -15,6 +15,7 @@ from keras import ops
 
 from kerasae.errors import ConfigError
 from kerasae.models import matmul
+from kerasae.models import sequence_layers
 
 
 def build_encoder(input_shape, arch, hidden_units, units, activation,
@@ -23,7 +24,8 @@ def build_encoder(input_shape, arch, hidden_units, units, activation,
 
     Args:
         input_shape: shape of one example.
-        arch: `dense` (any input) or `conv` (images, `(h, w, c)`).
+        arch: `dense` (any input), `conv` (images, `(h, w, c)`), `conv1d`
+            or `lstm` (series windows, `kerasae.models.sequence_layers`).
         hidden_units: dense sizes, or conv filter counts (stride 2 each).
         units: size of the output (code, or twice the code for a VAE).
         activation: hidden activation.
@@ -33,7 +35,10 @@ def build_encoder(input_shape, arch, hidden_units, units, activation,
         A built `keras.Sequential`.
     """
     stack = [keras.Input(shape=tuple(input_shape))]
-    if arch == "conv":
+    if arch in sequence_layers.SEQUENCE_ARCHS:
+        stack += sequence_layers.encoder_layers(
+            input_shape, arch, hidden_units, activation)
+    elif arch == "conv":
         _check_image(input_shape)
         for filters in hidden_units:
             stack.append(matmul.conv2d(
@@ -58,7 +63,7 @@ def build_decoder(code_units, output_shape, arch, hidden_units, activation,
         code_units: size of the decoder's input (the code, plus a one-hot
             label for supervised models).
         output_shape: shape of one example.
-        arch: `dense` or `conv`.
+        arch: `dense`, `conv`, `conv1d` or `lstm`.
         hidden_units: the encoder's sizes; used in reverse.
         activation: hidden activation.
         name: Keras name of the returned model.
@@ -69,7 +74,10 @@ def build_decoder(code_units, output_shape, arch, hidden_units, activation,
     output_shape = tuple(int(d) for d in output_shape)
     stack = [keras.Input(shape=(int(code_units),))]
     reverse = [int(u) for u in reversed(tuple(hidden_units))]
-    if arch == "conv":
+    if arch in sequence_layers.SEQUENCE_ARCHS:
+        stack += sequence_layers.decoder_layers(
+            output_shape, arch, hidden_units, activation)
+    elif arch == "conv":
         _check_image(output_shape)
         height, width, channels = output_shape
         steps = len(reverse)
@@ -104,7 +112,8 @@ def _check_image(shape):
     if len(shape) != 3:
         raise ConfigError(
             f"--arch=conv needs images of shape (height, width, channels), "
-            f"but one example has shape {tuple(shape)}: use --arch=dense"
+            f"but one example has shape {tuple(shape)}: use --arch=dense "
+            "(series windows: --arch=conv1d or lstm)"
         )
 
 

@@ -29,7 +29,9 @@ from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 from kerasae.evaluation import prior_match
+from kerasae.models import adversarial
 from kerasae.models import replicas
+from kerasae.training import describe
 from kerasae.training import distribute
 from kerasae.training import optimizers
 from kerasae.training import precision as kae_precision
@@ -99,7 +101,9 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
     """
     kae_config.validate(config)
     t = config.train
-    models.MODELS.get(config.model.name)  # unknown names fail before loading
+    # Unknown names and bad prior settings fail before the data loads.
+    if models.MODELS.get(config.model.name).uses_prior:
+        adversarial.validate_config(config)
     keras.utils.set_random_seed(t.seed)
     precision = kae_precision.resolve(t.matmul_precision)
     # The thread pools are fixed when TensorFlow's runtime starts. Files
@@ -174,6 +178,8 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
         save_model(model, wd.path(workdir, wd.MODEL))
     # Every worker evaluates: the metrics are reduced across workers.
     metrics = evaluate(model, config, bundle, t.batch_size)
+    metrics["built"] = describe.describe_model(model, config.model.arch)
+    metrics["parameters"] = int(model.count_params())
     metrics["train_seconds"] = round(seconds, 1)
     metrics["matmul_precision"] = precision
     metrics["thread_pools"] = pools
@@ -405,6 +411,9 @@ def print_summary(workdir, metrics):
         f", trained with {precision} matmuls"
     print(f"\nkerasae: {metrics.get('model')} on {metrics.get('dataset')}, "
           f"{metrics.get('epochs')} epochs{trained}")
+    if "built" in metrics:
+        print(f"  built:    {metrics['built']}, "
+              f"{metrics['parameters']:,} parameters")
     print(f"  {split} metrics: {shown}")
     print(f"  model:    {wd.path(workdir, wd.MODEL)}")
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")

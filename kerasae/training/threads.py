@@ -133,8 +133,9 @@ def configure(config, precision, input_size=None):
             metadata (`input_size_before_loading`).
 
     In a process where TensorFlow already started (a notebook that
-    trained before) the pools cannot change: that is reported on stderr
-    and the pools there are are returned (and recorded in `metrics.json`).
+    trained before) the pools cannot change: the pools there are are
+    returned (and recorded in `metrics.json`), and pools asked for
+    explicitly (not `auto`) are reported on stderr as not applied.
     """
     import tensorflow as tf
 
@@ -152,7 +153,7 @@ def configure(config, precision, input_size=None):
         # The runtime started earlier in this process (a notebook that
         # trained before, or used TensorFlow): the pools are fixed now.
         now = current()
-        if now != pools:
+        if now != pools and config.train.thread_pools != "auto":
             print(f"kerasae: --thread_pools={pools} not applied: TensorFlow "
                   f"already started in this process with its {now} pools "
                   "(training goes on with those); set it in a new process",
