@@ -311,11 +311,11 @@ def evaluate_run(workdir, options=EvalOptions()):
         data_config = dataclasses.replace(
             data_config, test_dataset=options.test_dataset)
     bundle = kae_data.load(data_config, seed=config.train.seed)
+    # A streamed run is judged on a bounded sample of each split.
+    bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     if series_scores.is_series(bundle):  # issue 14: scores per time step
         return _merge(workdir, series_scores.run(
             model, bundle, options, workdir))
-    # A streamed run is judged on a bounded sample of each split.
-    bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     normal_classes = tuple(options.normal_classes) or (
         tuple(config.data.train_classes)
         if bundle.eval_split.y is not None else ())
