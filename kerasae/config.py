@@ -31,6 +31,8 @@ NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 THREAD_POOLS = ("auto", "tensorflow", "inter_op")
+# How the data is held (`kerasae.data.streaming`).
+DATA_PATHS = ("auto", "memory", "stream")
 
 
 def option(default, help, choices=None, flag=None):
@@ -188,6 +190,19 @@ class DataConfig:
         validation_fraction: share of the training data held out when the
             source has no validation split.
         train_classes: keep only these labels in train and validation.
+        data_path: `memory` (read whole into NumPy), `stream` (`tf.data`
+            pipelines that never hold a split) or `auto` (stream when the
+            decoded size passes `in_memory_limit_mb`); `config.json` holds
+            the path the run took.
+        in_memory_limit_mb: the decoded size (all splits as float32) above
+            which `auto` streams; a fixed number, not the free memory, so
+            a seed gives the same run on every machine.
+        image_size: `(height, width)` every image is resized to; () keeps
+            the size (and images of mixed sizes are refused).
+        crop: centre-crop images to the aspect ratio of `image_size`
+            before resizing.
+        sample_size: examples per split that evaluation, calibration and
+            the pictures of a streamed run use.
     """
 
     dataset: str = option(
@@ -225,6 +240,22 @@ class DataConfig:
         "sample) or dynamic (resampled every use); validation and test "
         "are binarized once with a fixed seed.",
         choices=("none", "static", "dynamic"))
+    data_path: str = option(
+        "auto", "Hold the data in memory, stream it with tf.data, or auto: "
+        "stream when its decoded size passes --in_memory_limit_mb.",
+        choices=DATA_PATHS)
+    in_memory_limit_mb: int = option(
+        2048, "Decoded size (all splits as float32, MB) above which "
+        "--data_path=auto streams.")
+    image_size: tuple = option(
+        (), "Resize every image to HEIGHT,WIDTH (default: keep the size; "
+        "mixed sizes are refused).")
+    crop: bool = option(
+        False, "Centre-crop images to the aspect ratio of --image_size "
+        "before resizing.")
+    sample_size: int = option(
+        10_000, "Examples per split that evaluation, calibration and "
+        "pictures of a streamed run use.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -412,6 +443,18 @@ def validate(config):
         )
     _validate_series(d)
     _validate_issue16(m, d, t)
+    _choice("--data_path", d.data_path, DATA_PATHS)
+    _positive("--in_memory_limit_mb", d.in_memory_limit_mb)
+    _positive("--sample_size", d.sample_size)
+    if d.image_size and (len(d.image_size) != 2
+                         or any(int(v) <= 0 for v in d.image_size)):
+        raise ConfigError(
+            f"--image_size={_csv(d.image_size)}: give HEIGHT,WIDTH in "
+            "pixels, e.g. --image_size=64,64")
+    if d.crop and not d.image_size:
+        raise ConfigError(
+            "--crop needs --image_size=HEIGHT,WIDTH: the aspect ratio to "
+            "crop to")
     if m.reconstruction_loss == "bce" and m.output_activation == "linear":
         raise ConfigError(
             "--reconstruction_loss=bce needs a sigmoid output: drop "

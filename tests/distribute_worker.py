@@ -263,6 +263,32 @@ def worker_run(data, workdir):
             .num_replicas_in_sync}
 
 
+def stream_worker_run(data, workdir):
+    """A multi-worker run streaming a `.npy` file; records the shard each
+    training pipeline was built for."""
+    import dataclasses
+
+    from kerasae.data import streaming
+    shards = []
+    build = streaming.StreamSplit.dataset
+
+    def recording(self, *args, **kwargs):
+        if self.name == "train" and kwargs.get("shuffle"):
+            shards.append(kwargs.get("shard"))
+        return build(self, *args, **kwargs)
+
+    streaming.StreamSplit.dataset = recording
+    config = tiny_config(data, "ae", epochs=2,
+                         strategy="multi_worker_mirrored")
+    config = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, data_path="stream"))
+    metrics = training.train(config, workdir, callbacks=[KeepModel()],
+                             verbose=0)
+    weights = [v.numpy().tolist() for v in
+               KeepModel.model_.trainable_variables]
+    return {"metrics": metrics, "weights": weights, "shards": shards}
+
+
 def main():
     mode, out = sys.argv[1], sys.argv[2]
     if mode == "step":
@@ -271,6 +297,8 @@ def main():
         result = train_checks(sys.argv[3], sys.argv[4])
     elif mode == "worker":
         result = worker_run(sys.argv[3], sys.argv[4])
+    elif mode == "stream_worker":
+        result = stream_worker_run(sys.argv[3], sys.argv[4])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     with open(out, "w") as handle:

@@ -144,7 +144,9 @@ def free_ports(count):
     return ports
 
 
-def test_two_workers_on_localhost_agree(tmp_path, data_path):
+def run_two_workers(tmp_path, data_path, mode="worker"):
+    """Runs `mode` of the helper as two workers on localhost; returns
+    their results."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     processes, outs = [], []
     for index in range(2):
@@ -153,7 +155,7 @@ def test_two_workers_on_localhost_agree(tmp_path, data_path):
         outs.append(tmp_path / f"worker{index}.json")
         workdir = tmp_path / f"workdir{index}"  # no shared filesystem
         processes.append(subprocess.Popen(
-            [sys.executable, WORKER, "worker", str(outs[-1]), data_path,
+            [sys.executable, WORKER, mode, str(outs[-1]), data_path,
              str(workdir)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True))
@@ -166,7 +168,11 @@ def test_two_workers_on_localhost_agree(tmp_path, data_path):
                 p.wait()
     for p, log in zip(processes, logs):
         assert p.returncode == 0, log[-3000:]
-    chief, other = (json.loads(o.read_text()) for o in outs)
+    return [json.loads(o.read_text()) for o in outs]
+
+
+def test_two_workers_on_localhost_agree(tmp_path, data_path):
+    chief, other = run_two_workers(tmp_path, data_path)
     assert chief["replicas"] == other["replicas"] == 2
     for a, b in zip(chief["weights"], other["weights"]):
         np.testing.assert_array_equal(np.array(a), np.array(b))
@@ -175,6 +181,16 @@ def test_two_workers_on_localhost_agree(tmp_path, data_path):
                "config.json"}
     assert written <= set(os.listdir(tmp_path / "workdir0"))
     assert not written & set(os.listdir(tmp_path / "workdir1"))
+
+
+def test_two_streaming_workers_read_their_own_shards(tmp_path):
+    path = tmp_path / "blobs.npy"
+    np.save(path, blob_images(100)[0])
+    chief, other = run_two_workers(tmp_path, str(path), "stream_worker")
+    assert chief["shards"] == [[2, 0]] and other["shards"] == [[2, 1]]
+    for a, b in zip(chief["weights"], other["weights"]):
+        np.testing.assert_array_equal(np.array(a), np.array(b))
+    assert chief["metrics"]["data_path"] == "stream"
 
 
 # ------------------------------------------------------- in-process

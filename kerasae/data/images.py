@@ -6,7 +6,8 @@ Two layouts are accepted:
 - `folder/<class>/*.png`: one subfolder per class; sorted subfolder names
   are numbered 0..k-1 and give the labels.
 
-All images must share one size (we never resize behind the user's back).
+All images must share one size (we never resize behind the user's back)
+unless `--image_size` asks for a resize (`kerasae.data.image_stream`).
 If any image has colour, all are read as RGB `(h, w, 3)`, else as grayscale
 `(h, w, 1)`; alpha channels are dropped.
 """
@@ -24,14 +25,17 @@ from kerasae.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 # Modes PIL reports for single-channel images (with or without alpha).
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-def read_image_folder(folder):
+def read_image_folder(folder, image_size=(), crop=False):
     """Reads every image under `folder` into one uint8 array.
 
     Args:
         folder: path to a folder of images, or of class subfolders.
+        image_size: `(height, width)` to resize every image to, or () to
+            require one size.
+        crop: centre-crop to the aspect ratio of `image_size` first.
 
     Returns:
         A `Source` with a train split only; labels when there are class
@@ -45,19 +49,22 @@ def read_image_folder(folder):
     name = os.path.basename(os.path.normpath(folder))
     files, labels, classes = _list_files(folder, name)
     headers = [_open(folder, f) for f in files]
-    first = headers[0]
-    for header in headers[1:]:
-        if header.size != first.size:
-            raise DataError(
-                f"{name}: images must all share one size, but "
-                f"{first.file!r} is {_size(first.size)} and {header.file!r} "
-                f"is {_size(header.size)}: resize them first")
-    gray = all(h.mode in _GRAY_MODES for h in headers)
-    mode = "L" if gray else "RGB"
-    width, height = first.size
-    x = np.empty((len(files), height, width, 1 if gray else 3), np.uint8)
-    for i, file in enumerate(files):
-        x[i] = _decode(folder, file, mode).reshape(x.shape[1:])
+    if not image_size:
+        check_one_size(name, headers)
+    gray = all(h.mode in GRAY_MODES for h in headers)
+    if image_size:
+        from kerasae.data import image_stream  # starts TensorFlow
+
+        x = image_stream.decode_files(
+            [os.path.join(folder, f) for f in files], 1 if gray else 3,
+            tuple(image_size), crop)
+    else:
+        mode = "L" if gray else "RGB"
+        width, height = headers[0].size
+        x = np.empty((len(files), height, width, 1 if gray else 3),
+                     np.uint8)
+        for i, file in enumerate(files):
+            x[i] = _decode(folder, file, mode).reshape(x.shape[1:])
     y = None if labels is None else np.asarray(labels, dtype=np.int64)
     return Source(
         name=name,
@@ -66,6 +73,17 @@ def read_image_folder(folder):
         scaling=preprocessing.PIXELS,
         num_classes=len(classes),
     )
+
+
+def check_one_size(name, headers):
+    """Raises `DataError` unless every header has the first one's size."""
+    first = headers[0]
+    for header in headers[1:]:
+        if header.size != first.size:
+            raise DataError(
+                f"{name}: images must all share one size, but "
+                f"{first.file!r} is {_size(first.size)} and {header.file!r} "
+                f"is {_size(header.size)}: resize them first")
 
 
 class _Header:

@@ -11,6 +11,8 @@ import numpy as np
 
 from kerasae.data import preprocessing
 from kerasae.data import series
+from kerasae.data import stream_loader
+from kerasae.data import streaming
 from kerasae.data import test_file
 from kerasae.data.arrays import read_npy
 from kerasae.data.arrays import read_npz
@@ -32,6 +34,9 @@ ARRAYS = "<arrays>"
 def load(config, seed=0, source=None):
     """Loads, splits and scales the data a config names.
 
+    Data above `config.in_memory_limit_mb` (or with
+    `--data_path=stream`) streams instead (`kerasae.data.stream_loader`).
+
     Args:
         config: a `kerasae.config.DataConfig`.
         seed: seeds the held-out validation split.
@@ -39,16 +44,28 @@ def load(config, seed=0, source=None):
             read the one `config.dataset` names.
 
     Returns:
-        A `DataBundle` whose splits are float32 in model space.
+        A `DataBundle` whose splits are float32 in model space, or
+        `StreamSplit`s yielding float32 model-space batches.
 
     Raises:
         DataError: the data is missing, unreadable or invalid; the message
             is one line saying what to fix.
         ConfigError: `validation_fraction` outside [0, 1).
     """
+    if config.image_size and os.path.isfile(config.dataset):
+        raise DataError(
+            f"--image_size applies to image folders and TFDS datasets, not "
+            f"to {os.path.basename(config.dataset)}: resize the arrays "
+            "first")
     if config.window is not None:
         return series.load_series(config, seed)  # issue 14
     if source is None:
+        if stream_loader.data_path(config) == streaming.STREAM:
+            if config.test_dataset:
+                raise DataError(
+                    "--test_dataset needs the in-memory path: pass "
+                    "--data_path=memory, or drop --test_dataset")
+            return stream_loader.load_stream(config, seed)
         source = read_source(config)
     train, validation, test = choose_splits(
         source, config.validation_fraction, tuple(config.train_classes),
@@ -98,10 +115,16 @@ def read_source(config):
             "(a TFDS name has no '/' or file extension)")
     if not os.path.exists(dataset):
         _no_label_column(config)
-        return read_tfds(dataset, config.data_dir)
+        source = read_tfds(dataset, config.data_dir)
+        if config.image_size:
+            from kerasae.data import image_stream
+            source = image_stream.resize_source(
+                source, tuple(config.image_size), config.crop)
+        return source
     if os.path.isdir(dataset):
         _no_label_column(config)
-        return read_image_folder(dataset)
+        return read_image_folder(dataset, tuple(config.image_size),
+                                 config.crop)
     extension = os.path.splitext(dataset)[1].lower()
     if extension == ".csv":
         return read_csv(dataset, config.label_column)
@@ -111,6 +134,17 @@ def read_source(config):
     raise DataError(
         f"unsupported file extension {extension or '(none)'!r} for "
         f"{dataset!r}: use .npz, .npy, .csv, or a folder of PNG/JPEG images")
+
+
+def check_tfds_name(config):
+    """Raises `read_source`'s error for a missing path or a label column
+    given with a TFDS name."""
+    dataset = config.dataset
+    if not os.path.exists(dataset) and _looks_like_path(dataset):
+        raise DataError(
+            f"--dataset={dataset}: no such file or folder; check the path "
+            "(a TFDS name has no '/' or file extension)")
+    _no_label_column(config)
 
 
 def is_tfds_name(dataset):
@@ -139,3 +173,6 @@ def _no_label_column(config):
 def _apply(prep, split):
     y = None if split.y is None else np.asarray(split.y, dtype=np.int64)
     return Split(prep.apply(split.x), y)
+
+
+no_label_column = _no_label_column

@@ -26,9 +26,11 @@ from kerasae import run
 from kerasae import workdir as wd
 from kerasae.config import option
 from kerasae.data import binarize as binarize_mod
+from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
+from kerasae.evaluation import pca
 from kerasae.evaluation import prior_match
 from kerasae.evaluation import series_scores
 from kerasae.models import losses
@@ -66,8 +68,10 @@ def pca_reconstruction_mse(train_x, test_x, k):
     """Per-element MSE of reconstructing `test_x` from its top-`k` PCA code.
 
     The principal subspace is fitted on `train_x` (eigenvectors of the
-    covariance); Baldi and Hornik (1989) show it is the optimum of a linear
-    autoencoder with `k` code units under squared error.
+    covariance, or a randomized basis for inputs wider than
+    `pca.EXACT_MAX_FEATURES`); Baldi and Hornik (1989) show it is the
+    optimum of a linear autoencoder with `k` code units under squared
+    error.
 
     Returns:
         A float, comparable with `reconstruction_metrics(...)["mse"]`.
@@ -76,8 +80,12 @@ def pca_reconstruction_mse(train_x, test_x, k):
     b = np.asarray(test_x, np.float64).reshape(len(test_x), -1)
     mean = a.mean(axis=0)
     centered = a - mean
-    _, vectors = np.linalg.eigh(centered.T @ centered)
-    basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
+    if a.shape[1] > pca.EXACT_MAX_FEATURES:
+        # Wide inputs: no d x d covariance (`kerasae.evaluation.pca`).
+        basis = pca.randomized_basis(centered, k)
+    else:
+        _, vectors = np.linalg.eigh(centered.T @ centered)
+        basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
     projected = (b - mean) @ basis @ basis.T + mean
     return float(np.mean(np.square(b - projected)))
 
@@ -355,6 +363,8 @@ def _evaluate_run(workdir, options):
         data_config = dataclasses.replace(
             data_config, test_dataset=options.test_dataset)
     bundle = kae_data.load(data_config, seed=config.train.seed)
+    # A streamed run is judged on a bounded sample of each split.
+    bundle = streaming.sample_bundle(bundle, config.data.sample_size)
     if series_scores.is_series(bundle):  # issue 14: scores per time step
         return _merge(workdir, metrics, series_scores.run(
             model, bundle, options, workdir))
@@ -373,6 +383,11 @@ def _evaluate_run(workdir, options):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
+    sampled = streaming.sample_size(bundle)
+    if sampled is not None:
+        for key in ("evaluation", "anomaly"):
+            if key in new:
+                new[key]["sample_size"] = sampled
     return _merge(workdir, metrics, new)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import data as kae_data
+from kerasae.data import streaming
 from kerasae.errors import ExportError
 from kerasae.errors import KerasaeError
 from kerasae.export import endpoints as kae_endpoints
@@ -65,7 +66,10 @@ def calibration_inputs(config, model, preprocessing,
         raise ExportError(
             f"--quantize=int8 calibrates on the training data, which cannot "
             f"be loaded: {error}") from None
-    x, y = bundle.train.x[:count], bundle.train.y
+    train = bundle.train
+    if streaming.is_streaming(bundle):
+        train = train.sample(count)  # never the whole streamed split
+    x, y = train.x[:count], train.y
     labels = [] if y is None else list(y[:count].astype(np.int32))
     rng = np.random.default_rng(config.train.seed)
     prior = rng.standard_normal((len(x), model.latent_dim)).astype(np.float32)

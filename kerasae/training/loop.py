@@ -33,6 +33,7 @@ from kerasae import run_state
 from kerasae import workdir as wd
 from kerasae.data import arrays as kae_arrays
 from kerasae.data import binarize
+from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 from kerasae.evaluation import prior_match
@@ -43,6 +44,7 @@ from kerasae.training import distribute
 from kerasae.training import optimizers
 from kerasae.training import precision as kae_precision
 from kerasae.training import schedules
+from kerasae.training import streamed as streamed_run
 from kerasae.training import threads as kae_threads
 
 
@@ -76,7 +78,11 @@ def resolve(config, bundle):
         data_range=tuple(float(v) for v in bundle.data_range),
         num_classes=int(bundle.num_classes),
     )
-    return dataclasses.replace(config, model=model)
+    # config.json records the path the data took (`--data_path=auto`).
+    data = dataclasses.replace(
+        config.data, data_path=streaming.STREAM
+        if streaming.is_streaming(bundle) else streaming.MEMORY)
+    return dataclasses.replace(config, model=model, data=data)
 
 
 def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
@@ -176,9 +182,13 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
             schedules.initialize_output_bias(model, bundle.train.x)
     # Where each epoch's batches start, set as the epoch begins: the data
     # order is a function of (seed, epoch), so a resumed run replays it.
+    # (A streamed split is read in its files' order through a shuffle
+    # buffer; it has no position.)
     position = tf.Variable(0, dtype=tf.int64, trainable=False)
-    train_ds, val_ds = datasets(model, bundle, t, replicas, position)
-    steps = t.steps_per_epoch or int(train_ds.cardinality())
+    train_ds, val_ds = datasets(model, bundle, t, replicas, position,
+                                shard=streaming.worker_shard(strategy))
+    cardinality = int(train_ds.cardinality())
+    steps = t.steps_per_epoch or (cardinality if cardinality > 0 else None)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     started = time.time()
@@ -188,7 +198,8 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=([run_state.DataPosition(position, steps)]
+        callbacks=(([run_state.DataPosition(position, steps)] if steps
+                    else [])
                    + standard_callbacks(workdir, chief, t.keep_checkpoints)
                    + schedules.callbacks(config, steps) + list(callbacks)),
         verbose=verbose,
@@ -331,11 +342,14 @@ def execution_steps(train_config):
     return steps
 
 
-def datasets(model, bundle, train_config, replicas, position=None):
+def datasets(model, bundle, train_config, replicas, position=None,
+             shard=None):
     """Training and validation `tf.data` pipelines for `model`.
 
     `position`: the int64 variable that says where the training batches
-    start (`kerasae.data.make_dataset`); None: at the start.
+    start (`kerasae.data.make_dataset`); None: at the start. `shard`
+    (`(workers, index)`, from `streaming.worker_shard`) makes a streamed
+    training split read only this worker's files.
     """
     labels = model.uses_labels
     train = bundle.train
@@ -343,6 +357,9 @@ def datasets(model, bundle, train_config, replicas, position=None):
         raise ConfigError(
             f"--model={model.config.name} with labels needs a labelled "
             "dataset (a TFDS label, a --label_column, or class subfolders)")
+    if streaming.is_streaming(bundle):
+        return streamed_run.datasets(bundle, train_config, labels,
+                                     replicas > 1, shard)
     # Several replicas need equal shares of every batch, so the last,
     # smaller batch of an epoch is dropped there.
     drop = replicas > 1
@@ -402,6 +419,8 @@ def evaluate(model, config, bundle, batch_size):
         `mse` is per element in model space ([0, 1] pixels, standardized
         features), `mse_raw` per element in the data's original units.
     """
+    if streaming.is_streaming(bundle):
+        return streamed_run.evaluate(model, config, bundle, batch_size)
     split = bundle.eval_split
     labels = model.uses_labels
     ds = kae_data.make_dataset(
