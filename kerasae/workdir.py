@@ -300,3 +300,26 @@ def prepare(workdir, config_dict, overwrite=False):
     finished = all(
         os.path.exists(path(workdir, name)) for name in (MODEL, METRICS))
     return "finished" if finished else "resume"
+
+
+def metrics_record(config, split, examples, results, **extra):
+    """What `metrics.json` holds after training: the run's identity and
+    the final `results` on the split called `split`.
+
+    Args:
+        config: the run's `Config`.
+        split: `test`, or `validation` when there is no test split.
+        examples: how many examples `results` were computed on.
+        results: metric name -> value.
+        **extra: more top-level keys (e.g. `data_path`).
+    """
+    return {
+        "model": config.model.name,
+        "dataset": config.data.dataset,
+        "epochs": config.train.epochs,
+        "seed": config.train.seed,
+        "eval_split": split,
+        "num_examples": int(examples),
+        **extra,
+        split: results,
+    }

@@ -34,7 +34,7 @@ def read_csv(path, label_column=None):
             column, a cell that is not a finite number.
     """
     name = os.path.basename(path)
-    header, rows, lines = _read_rows(path, name)
+    header, rows, lines = read_rows(path, name)
     if label_column is not None and label_column not in header:
         raise DataError(
             f"{name}: no column {label_column!r} for --label_column; the "
@@ -64,8 +64,19 @@ def read_csv(path, label_column=None):
     )
 
 
-def _read_rows(path, name):
-    """Returns the header, the data rows (stripped cells) and their lines."""
+def read_rows(path, name, has_header=True, unit="example"):
+    """Returns the header, the data rows (stripped cells) and their lines.
+
+    Args:
+        path: the CSV file.
+        name: its name in messages.
+        has_header: the first row names the columns; without one they
+            are named by position (`0`, `1`, ...).
+        unit: what a row is, in messages (`example`, `time step`).
+
+    Raises:
+        DataError: unreadable, ragged or empty; one line naming the row.
+    """
     try:
         # utf-8-sig drops the byte-order mark spreadsheet programs write,
         # which would otherwise end up in the first column's name.
@@ -77,12 +88,16 @@ def _read_rows(path, name):
                     continue  # blank line, e.g. a trailing newline
                 row = [cell.strip() for cell in row]
                 if header is None:
-                    header = row
-                    continue
+                    header = row if has_header else \
+                        [str(i) for i in range(len(row))]
+                    if has_header:
+                        continue
                 if len(row) != len(header):
+                    first = f"the header has {len(header)} columns" \
+                        if has_header else f"the first row has {len(header)}"
                     raise DataError(
                         f"{name}: row {reader.line_num} has {len(row)} "
-                        f"values but the header has {len(header)} columns")
+                        f"values but {first}")
                 rows.append(row)
                 lines.append(reader.line_num)
     except UnicodeDecodeError as e:
@@ -94,10 +109,11 @@ def _read_rows(path, name):
     if header is None:
         raise DataError(
             f"{name} is empty: expected a header row, then one row of "
-            "numbers per example")
+            f"numbers per {unit}" if has_header else
+            f"{name} holds no data rows: add one row per {unit}")
     if not rows:
         raise DataError(
-            f"{name} has a header but no data rows: add one row per example")
+            f"{name} has a header but no data rows: add one row per {unit}")
     return header, rows, lines
 
 

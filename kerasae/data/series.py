@@ -19,7 +19,6 @@ array of windows: it holds the series once plus the window start indices,
 builds only those windows. Nothing ever holds `N` copies of the file.
 """
 
-import csv
 import dataclasses
 import datetime
 import os
@@ -31,6 +30,7 @@ from kerasae.data import preprocessing
 from kerasae.data.bundle import DataBundle
 from kerasae.data.bundle import Split
 from kerasae.data.csv_source import _to_numbers
+from kerasae.data.csv_source import read_rows
 from kerasae.errors import DataError
 
 SERIES = "series"
@@ -343,7 +343,8 @@ def read_series(path, config, require_label=True):
 
 
 def _read_csv(path, name, config, require_label=True):
-    header, rows, lines = _rows(path, name, config.csv_header)
+    header, rows, lines = read_rows(path, name, config.csv_header,
+                                    unit="time step")
     where = {column: i for i, column in enumerate(header)}
     label_column = config.label_column
     if not require_label and label_column not in where:
@@ -396,38 +397,6 @@ def _read_csv(path, name, config, require_label=True):
         series.labels = _labels([row[label_index] for row in rows], name,
                                 series.label_name, lines)
     return series
-
-
-def _rows(path, name, has_header):
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            header, rows, lines = None, [], []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue
-                row = [cell.strip() for cell in row]
-                if header is None:
-                    header = row if has_header else \
-                        [str(i) for i in range(len(row))]
-                    if has_header:
-                        continue
-                if len(row) != len(header):
-                    raise DataError(
-                        f"{name}: row {reader.line_num} has {len(row)} "
-                        f"values but the first row has {len(header)}")
-                rows.append(row)
-                lines.append(reader.line_num)
-    except UnicodeDecodeError as e:
-        raise DataError(
-            f"cannot decode {path!r} as UTF-8 text (byte {e.start}): save "
-            "the CSV as UTF-8") from None
-    except csv.Error as e:
-        raise DataError(f"cannot parse {path!r} as CSV: {e}") from None
-    if not rows:
-        raise DataError(f"{name} holds no data rows: add one row per "
-                        "time step")
-    return header, rows, lines
 
 
 def _labels(cells, name, column, lines):

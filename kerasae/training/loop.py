@@ -437,16 +437,8 @@ def evaluate(model, config, bundle, batch_size):
     # The adversarial autoencoder's prior-match statistics, the GAN's
     # sample MMD.
     results.update(prior_match.model_metrics(model, split.x, split.y))
-    name = bundle.eval_split_name
-    return {
-        "model": config.model.name,
-        "dataset": config.data.dataset,
-        "epochs": config.train.epochs,
-        "seed": config.train.seed,
-        "eval_split": name,
-        "num_examples": int(len(split.x)),
-        name: results,
-    }
+    return wd.metrics_record(config, bundle.eval_split_name, len(split.x),
+                             results)
 
 
 def print_summary(workdir, metrics):

@@ -11,8 +11,10 @@ metrics record.
 
 import numpy as np
 
+from kerasae import workdir as wd
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
+from kerasae.evaluation import prior_match
 
 
 def datasets(bundle, train_config, labels, drop_remainder, shard=None):
@@ -83,18 +85,10 @@ def evaluate(model, config, bundle, batch_size):
     if not labels:
         results["mse_raw"], examples = raw_squared_error(
             model, split, batch_size)
-    if hasattr(model, "evaluation_metrics"):
+    if model.uses_prior:
+        # The prior-match figures on a bounded sample of the split.
         sample = split.sample(config.data.sample_size)
-        results.update(model.evaluation_metrics(sample.x, sample.y))
+        results.update(prior_match.model_metrics(model, sample.x, sample.y))
         results["sample_size"] = int(len(sample))
-    name = bundle.eval_split_name
-    return {
-        "model": config.model.name,
-        "dataset": config.data.dataset,
-        "epochs": config.train.epochs,
-        "seed": config.train.seed,
-        "eval_split": name,
-        "num_examples": int(examples),
-        "data_path": streaming.STREAM,
-        name: results,
-    }
+    return wd.metrics_record(config, bundle.eval_split_name, examples,
+                             results, data_path=streaming.STREAM)
