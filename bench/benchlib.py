@@ -258,3 +258,21 @@ def peak_rss_mib():
 def emit(record):
     """Prints one JSON line (what RESULTS.md tables are built from)."""
     print(json.dumps(record, sort_keys=True), flush=True)
+
+
+def peak_table(bench, runs, measure, **record):
+    """Runs each command of `runs` (name -> command line) through
+    `measure` (-> peak RSS MiB, seconds, exit code), prints a table and
+    emits the JSON record `{"bench", "machine", **record, "runs"}`."""
+    info = machine()
+    results = {}
+    width = max([len(name) for name in runs] + [3]) + 2
+    print(f"{'run':<{width}} {'peak RSS MiB':>13} {'seconds':>8}")
+    for name, command in runs.items():
+        peak, seconds, code = measure(command)
+        results[name] = {"peak_rss_mib": peak, "seconds": seconds,
+                         "exit_code": code, "command": " ".join(command)}
+        print(f"{name:<{width}} {peak:>13.1f} {seconds:>8.1f}"
+              + ("" if code == 0 else f"  (exit code {code})"), flush=True)
+    info["load_average_after"] = machine()["load_average"]
+    emit({"bench": bench, "machine": info, **record, "runs": results})

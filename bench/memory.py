@@ -75,19 +75,8 @@ def runs():
 
 def main(argv):
     del argv
-    info = benchlib.machine()
     os.makedirs(FLAGS.scratch, exist_ok=True)
-    results = {}
-    print(f"{'run':<30} {'peak RSS MiB':>13} {'seconds':>8}")
-    for name, command in runs().items():
-        peak, seconds, code = reaped_peak(command)
-        results[name] = {"peak_rss_mib": peak, "seconds": seconds,
-                         "exit_code": code, "command": " ".join(command)}
-        print(f"{name:<30} {peak:>13.1f} {seconds:>8.1f}"
-              + ("" if code == 0 else f"  (exit code {code})"), flush=True)
-    info["load_average_after"] = benchlib.machine()["load_average"]
-    benchlib.emit({"bench": "memory", "machine": info,
-                   "epochs": FLAGS.epochs, "runs": results})
+    benchlib.peak_table("memory", runs(), reaped_peak, epochs=FLAGS.epochs)
 
 
 if __name__ == "__main__":

@@ -86,19 +86,9 @@ def runs():
 
 def main(argv):
     del argv
-    info = benchlib.machine()
     os.makedirs(FLAGS.scratch, exist_ok=True)
-    results = {}
-    print(f"{'run':<34} {'peak RSS MiB':>13} {'seconds':>8}")
-    for name, command in runs().items():
-        peak, seconds, code = reaped_peak(command)
-        results[name] = {"peak_rss_mib": peak, "seconds": seconds,
-                         "exit_code": code, "command": " ".join(command)}
-        print(f"{name:<34} {peak:>13.1f} {seconds:>8.1f}"
-              + ("" if code == 0 else f"  (exit code {code})"), flush=True)
-    info["load_average_after"] = benchlib.machine()["load_average"]
-    benchlib.emit({"bench": "streaming_memory", "machine": info,
-                   "steps": FLAGS.steps, "runs": results})
+    benchlib.peak_table("streaming_memory", runs(), reaped_peak,
+                        steps=FLAGS.steps)
 
 
 if __name__ == "__main__":
