@@ -16,3 +16,10 @@ def shared_tfds():
     if not os.path.isdir(os.path.join(SHARED_TFDS, "mnist")):
         pytest.skip(f"prepared MNIST not found at {SHARED_TFDS}")
     return SHARED_TFDS
+
+
+@pytest.fixture
+def npz_path(tmp_path):
+    """200 blob images with labels, as an `.npz` dataset path."""
+    from sample_data import write_blob_npz
+    return write_blob_npz(tmp_path / "blobs.npz", 200)

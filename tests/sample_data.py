@@ -32,3 +32,11 @@ def uint8_blob_images(n, seed=0, classes=2):
     """
     x, y = blob_images(n, seed, classes)
     return np.round(255 * x[..., 0]).astype(np.uint8), y
+
+
+def write_blob_npz(path, n):
+    """Writes `blob_images(n)` as an `.npz` (`x`, `y`) at `path`; returns
+    the path as a string."""
+    x, y = blob_images(n)
+    np.savez(path, x=x, y=y)
+    return str(path)

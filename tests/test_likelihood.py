@@ -5,7 +5,6 @@ bias, KL warm-up and free bits (issue 16)."""
 import keras
 import numpy as np
 import pytest
-from sample_data import blob_images
 
 from kerasae import config as kae_config
 from kerasae import data as kae_data
@@ -19,14 +18,6 @@ from kerasae.config import TrainConfig
 from kerasae.data import binarize
 from kerasae.errors import ConfigError
 from kerasae.training import schedules
-
-
-@pytest.fixture
-def npz_path(tmp_path):
-    x, y = blob_images(200)
-    path = tmp_path / "blobs.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
 
 
 def tiny_vae(**fields):

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from sample_data import blob_images
+from sample_data import write_blob_npz
 from training_callbacks import StopAfter
 
 from kerasae import config as kae_config
@@ -31,10 +31,7 @@ from kerasae.errors import WorkdirError
 
 @pytest.fixture
 def npz_path(tmp_path):
-    x, y = blob_images(160)
-    path = tmp_path / "blobs.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
+    return write_blob_npz(tmp_path / "blobs.npz", 160)
 
 
 def tiny_config(dataset, epochs=2, **train):

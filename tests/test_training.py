@@ -21,14 +21,6 @@ from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 
 
-@pytest.fixture
-def npz_path(tmp_path):
-    x, y = blob_images(200)
-    path = tmp_path / "blobs.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
-
-
 def tiny_config(dataset, name="ae", **train):
     return Config(
         model=ModelConfig(name=name, hidden_units=(32,), latent_dim=4),
