@@ -10,7 +10,9 @@ accuracy on all 10,000 test digits, beside the same probes on raw pixels
 and on PCA with the code's size. The VQ-VAE adds its reconstruction MSE and
 codebook perplexity, to set beside the plain autoencoder's MSE. Runs live
 in `--workdir_root/<model>` (a finished run is only evaluated); the table
-goes to `bench/results/feature_learning.json` and is printed as markdown.
+goes to `bench/results/feature_learning.json` (rows of other models from an
+earlier run with the same `--epochs` are kept) and is printed as
+markdown.
 """
 
 import json
@@ -44,7 +46,15 @@ def main(argv):
     from kerasae.config import ModelConfig
     from kerasae.config import TrainConfig
 
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "results", "feature_learning.json")
+    # Rows of other models measured earlier are kept.
     rows = {}
+    if os.path.exists(out):
+        with open(out) as f:
+            earlier = json.load(f)
+        if earlier.get("epochs") == FLAGS.epochs:
+            rows = earlier.get("rows", {})
     for name in FLAGS.models:
         config = Config(model=ModelConfig(name=name),
                         train=TrainConfig(epochs=FLAGS.epochs,
@@ -63,8 +73,6 @@ def main(argv):
             "seconds": round(time.time() - started, 1),
         }
         print(name, json.dumps(rows[name]), flush=True)
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "results", "feature_learning.json")
     with open(out, "w") as f:
         json.dump({"epochs": FLAGS.epochs, "rows": rows, "machine": machine},
                   f, indent=2, sort_keys=True)

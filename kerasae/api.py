@@ -107,17 +107,22 @@ class Run:
                 f"a {self.config.model.name} model cannot {why}")
         return self._functions[name]
 
-    def _labels(self, labels, n):
-        if not self.model.uses_labels:
+    def _labels(self, labels, n, encoder=False):
+        needed = self.model.encoder_uses_labels if encoder else \
+            self.model.uses_labels
+        if not needed:
             if labels is not None:
                 raise UnsupportedError(
-                    f"a {self.config.model.name} model takes no labels "
-                    "(only a supervised aae does)")
+                    f"a {self.config.model.name} model "
+                    f"{'encodes' if encoder else 'decodes'} without labels "
+                    "(labels go to a supervised aae's decoder and to a "
+                    "conditional vae)")
             return None
         if labels is None:
             raise KerasaeError(
-                f"this {self.config.model.name} model decodes (code, label):"
-                " pass labels=, one int per example")
+                f"this {self.config.model.name} model "
+                f"{'encodes (x' if encoder else 'decodes (code'}, label): "
+                "pass labels=, one int per example")
         labels = np.asarray(labels, np.int32).reshape(-1)
         if len(labels) != n:
             raise KerasaeError(
@@ -151,10 +156,13 @@ class Run:
                     f"{', '.join(map(str, shape))})")
         return x.astype(np.float32)
 
-    def encode(self, x):
-        """Codes of raw examples `x` (the VAE's posterior mean)."""
+    def encode(self, x, labels=None):
+        """Codes of raw examples `x` (the VAE's posterior mean); a
+        conditional VAE also takes the `labels`."""
+        x = self._inputs(x)
         fn = self._function("encode", "encode: it has no encoder")
-        return self._batched(fn, self._inputs(x), None, "code")
+        return self._batched(fn, x, self._labels(labels, len(x), True),
+                             "code")
 
     def reconstruct(self, x, labels=None):
         """Reconstructions of raw examples `x`, in raw units."""
@@ -200,7 +208,8 @@ class Run:
             n: how many (label-conditioned models: one per label).
             seed: the same seed gives the same samples, as in the
                 SavedModel's `sample` signature.
-            labels: for a supervised aae, the label of each sample.
+            labels: for a supervised aae or a conditional vae, the label
+                of each sample.
         """
         fn = self._function(
             "sample", "sample: it is not generative (vae, aae and gan are)")

@@ -169,6 +169,10 @@ class ModelConfig:
     commitment_cost: float = option(
         0.25, "vqvae: beta, weight of the commitment loss (van den Oord "
         "et al. 2017, Eq. 3).")
+    conditional: bool = option(
+        False, "vae: a conditional VAE (Sohn et al. 2015): the one-hot "
+        "label goes to the encoder and the decoder; samples are drawn per "
+        "label.")
 
     def __post_init__(self):
         if self.hidden_units is None:
@@ -482,6 +486,11 @@ def _validate_issue16(m, d, t):
         if not 0 <= value < 1:
             raise ConfigError(f"{flag}={value}: must be in [0, 1)")
     _positive("--adam_epsilon", t.adam_epsilon)
+    if m.conditional and m.name != "vae":
+        raise ConfigError(
+            f"--conditional applies to --model=vae only, not --model="
+            f"{m.name}" + (" (use --aae_supervised for a label-decoding aae)"
+                           if m.name == "aae" else ""))
     _positive("--vq_codebook_size", m.vq_codebook_size)
     _positive("--vq_embedding_dim", m.vq_embedding_dim)
     if m.commitment_cost < 0:

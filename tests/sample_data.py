@@ -40,3 +40,26 @@ def write_blob_npz(path, n):
     x, y = blob_images(n)
     np.savez(path, x=x, y=y)
     return str(path)
+
+
+def class_blob_images(n, seed=0, classes=3):
+    """Blob images whose label says where the blob is: (x, y).
+
+    Class c puts the blob near its own spot on a circle around the centre
+    (jittered by up to a pixel, with a random brightness): the label
+    decides the content, the code holds the style, as digits do for a
+    conditional model. A linear classifier of the pixels tells the
+    classes apart.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes, size=n)
+    angle = 2 * np.pi * y / classes
+    centres = np.stack([3.5 + 2.5 * np.cos(angle),
+                        3.5 + 2.5 * np.sin(angle)], axis=1)
+    centres += rng.uniform(-1, 1, size=(n, 2))
+    grid = np.arange(8)
+    x = np.exp(-((grid[None, :, None] - centres[:, 0, None, None]) ** 2
+                 + (grid[None, None, :] - centres[:, 1, None, None]) ** 2)
+               / 2.0)
+    x *= rng.uniform(0.6, 1.0, size=(n, 1, 1))
+    return x[..., None].astype("float32"), y

@@ -121,7 +121,9 @@ def score_batch(model, x, score, labels=None, params=None):
         model: a model with an encoder.
         x: float32 batch in model space.
         score: a concrete score name (not `auto`).
-        labels: labels for the decoder of models that decode (code, label).
+        labels: labels of models that take them (`uses_labels`: the
+            supervised aae decodes (code, label), the conditional vae also
+            encodes (x, label)).
         params: `fit` output, for `FITTED` scores.
 
     Returns:
@@ -131,11 +133,12 @@ def score_batch(model, x, score, labels=None, params=None):
     if score in FITTED:
         return fitted_score_batch(model, x, score, labels, params)
     if score == "neg_elbo_at_mean":
-        mean, log_var = model.encode_distribution(x)
-        return (model.reconstruction_nll(x, model.decode_logits(mean))
+        mean, log_var = model.encode_distribution(x, labels)
+        return (model.reconstruction_nll(x, model.decode_logits(
+            model.decoder_input(mean, labels)))
                 + losses.gaussian_kl(mean, log_var))
     raw = model.decode_logits(
-        model.decoder_input(model.encode(x), labels))
+        model.decoder_input(model.encode(x, labels=labels), labels))
     if score == "squared_error":
         return losses.squared_error(x, model.output_activation(raw))
     if score == "bernoulli_kl":
@@ -194,7 +197,7 @@ def fitted_score_batch(model, x, score, labels=None, params=None):
         ConfigError: `params` are missing or incomplete.
     """
     check_params(score, params)
-    code = model.encode(x)
+    code = model.encode(x, labels=labels)
     distance = mahalanobis(code, params["code_mean"],
                            params["code_precision"])
     if score == "code_mahalanobis":
@@ -208,7 +211,7 @@ def fitted_score_batch(model, x, score, labels=None, params=None):
 
 
 def fit(model, score, train_x, normal_x, batch_size=512,
-        normal_labels=None):
+        normal_labels=None, train_labels=None):
     """Fits the parameters of a `FITTED` score on normal data.
 
     Args:
@@ -219,6 +222,8 @@ def fit(model, score, train_x, normal_x, batch_size=512,
         batch_size: examples per forward pass.
         normal_labels: labels of `normal_x`, for models that decode
             (code, label).
+        train_labels: labels of `train_x`, for models that encode
+            (x, label).
 
     Returns:
         A JSON-able dict (empty for scores without parameters).
@@ -226,7 +231,8 @@ def fit(model, score, train_x, normal_x, batch_size=512,
     score = resolve_score(model, score)
     if score not in FITTED:
         return {}
-    codes = inference.encode(model, train_x, batch_size).astype(np.float64)
+    codes = inference.encode(model, train_x, batch_size,
+                             train_labels).astype(np.float64)
     covariance = np.atleast_2d(np.cov(codes, rowvar=False))
     # A small ridge keeps the inverse finite when a unit is (nearly) dead.
     ridge = 1e-6 * max(np.trace(covariance) / len(covariance), 1e-12)
@@ -237,7 +243,8 @@ def fit(model, score, train_x, normal_x, batch_size=512,
         error = scores(model, normal_x, "squared_error", normal_labels,
                        batch_size)
         distance = scores(model, normal_x, "code_mahalanobis",
-                          batch_size=batch_size, params=params)
+                          normal_labels, batch_size=batch_size,
+                          params=params)
         params.update(squared_error_mean=float(error.mean()),
                       squared_error_std=float(max(error.std(), 1e-12)),
                       mahalanobis_mean=float(distance.mean()),
@@ -364,7 +371,7 @@ def detect(model, bundle, options, workdir, normal_classes=()):
     if normal_classes and train.y is not None:
         train = train.take(np.isin(train.y, normal_classes))
     params = fit(model, score, train.x, validation.x, options.batch_size,
-                 validation.y)
+                 validation.y, train.y)
     normal = scores(model, validation.x, score, validation.y,
                     options.batch_size, params)
     threshold = calibrate(normal, method, options.quantile,

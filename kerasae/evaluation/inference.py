@@ -7,7 +7,7 @@ other (the pictures used to import the metrics, which imported the
 pictures).
 
     from kerasae.evaluation import inference
-    codes = inference.encode(model, x)            # (n, latent_dim)
+    codes = inference.encode(model, x)            # (n, latent_dim); y: cvae
     x_hat = inference.reconstruct(model, x, y)    # y: supervised models
     images = inference.decode(model, codes, y)
 
@@ -36,20 +36,34 @@ def batches(x, batch_size=BATCH_SIZE):
         yield ops.convert_to_tensor(x[i:i + batch_size])
 
 
-def _check_labels(model, labels, what):
-    if model.uses_labels and labels is None:
+def _check_labels(model, labels, what, encoder=False):
+    needed = model.encoder_uses_labels if encoder else model.uses_labels
+    if needed and labels is None:
         raise DataError(
-            f"{what} with the supervised {model.config.name!r} needs the "
+            f"{what} with the label-taking {model.config.name!r} needs the "
             "labels of the examples: pass labels (y) as well")
 
 
-def encode(model, x, batch_size=BATCH_SIZE):
+def label_batches(labels, batch_size=BATCH_SIZE):
+    """Yields int32 label tensors like `batches`, or None forever."""
+    if labels is None:
+        while True:
+            yield None
+    labels = np.asarray(labels).astype("int32")
+    for i in range(0, len(labels), batch_size):
+        yield ops.convert_to_tensor(labels[i:i + batch_size])
+
+
+def encode(model, x, batch_size=BATCH_SIZE, labels=None):
     """Deterministic codes `model.encode(x)` (the VAE's mean).
 
     Args:
         model: a model with an encoder (`model.has_encoder`).
         x: model-space examples `(n, *input_shape)`.
         batch_size: examples per forward pass.
+        labels: `(n,)` int labels, for an encoder that takes them
+            (`model.encoder_uses_labels`, the conditional VAE); ignored
+            otherwise.
 
     Returns:
         A float32 array `(n, latent_dim)`.
@@ -61,8 +75,13 @@ def encode(model, x, batch_size=BATCH_SIZE):
         raise ConfigError(
             f"the {model.config.name!r} model has no encoder, so it cannot "
             "encode data; use a model with an encoder (ae, vae, aae, ...)")
-    return np.concatenate([keras.ops.convert_to_numpy(model.encode(b))
-                           for b in batches(x, batch_size)])
+    _check_labels(model, labels, "encoding", encoder=True)
+    if not model.encoder_uses_labels:
+        labels = None
+    return np.concatenate([
+        keras.ops.convert_to_numpy(model.encode(b, labels=y))
+        for b, y in zip(batches(x, batch_size),
+                        label_batches(labels, batch_size))])
 
 
 def decode(model, codes, labels=None, batch_size=BATCH_SIZE):
@@ -112,4 +131,4 @@ def reconstruct(model, x, y=None, batch_size=BATCH_SIZE):
         DataError: a supervised model without labels.
     """
     _check_labels(model, y, "reconstructing")
-    return decode(model, encode(model, x, batch_size), y, batch_size)
+    return decode(model, encode(model, x, batch_size, y), y, batch_size)

@@ -90,27 +90,31 @@ def pca_reconstruction_mse(train_x, test_x, k):
     return float(np.mean(np.square(b - projected)))
 
 
-def negative_elbo(model, x, samples=1, batch_size=512):
+def negative_elbo(model, x, samples=1, batch_size=512, labels=None):
     """Per-example -ELBO in nats, with an analytic KL term.
 
     -ELBO(x) = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) (Kingma and
     Welling 2014, Eq. 10), the expectation estimated with `samples` draws.
+    A conditional VAE needs `labels`: its bound is on log p(x|y).
 
     Returns:
         float64 array `(n,)`.
     """
     out = []
-    for b in inference.batches(x, batch_size):
-        mean, log_var = model.encode_distribution(b)
+    for b, y in zip(inference.batches(x, batch_size),
+                    inference.label_batches(labels, batch_size)):
+        mean, log_var = model.encode_distribution(b, y)
         nll = sum(model.reconstruction_nll(
-            b, model.decode_logits(model.sample_code(mean, log_var)))
+            b, model.decode_logits(model.decoder_input(
+                model.sample_code(mean, log_var), y)))
             for _ in range(samples)) / samples
         out.append(keras.ops.convert_to_numpy(
             nll + losses.gaussian_kl(mean, log_var)))
     return np.concatenate(out).astype(np.float64)
 
 
-def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
+def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64,
+               labels=None):
     """Per-example importance-weighted bound log p_k(x), in nats.
 
     log p_k(x) = log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x)
@@ -128,6 +132,8 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
         k: importance samples per example.
         samples_per_pass: bound on decoder inputs per pass.
         batch_size: examples per pass (fewer when k is large).
+        labels: the labels of a conditional VAE (its bound is on
+            log p(x|y)); None otherwise.
 
     Returns:
         float64 array `(n,)`.
@@ -135,15 +141,16 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
     batch_size = max(1, min(batch_size, samples_per_pass))
     chunk = max(1, samples_per_pass // batch_size)
     out = []
-    for b in inference.batches(x, batch_size):
+    for b, y in zip(inference.batches(x, batch_size),
+                    inference.label_batches(labels, batch_size)):
         n = int(b.shape[0])
-        mean, log_var = model.encode_distribution(b)
+        mean, log_var = model.encode_distribution(b, y)
         total = np.full(n, -np.inf)
         done = 0
         while done < k:
             s = min(chunk, k - done)
             log_px, log_pz, log_qz = model.importance_log_weights(
-                b, mean, log_var, s)
+                b, mean, log_var, s, y)
             log_w = keras.ops.convert_to_numpy(log_px + log_pz - log_qz)
             total = np.logaddexp(total, _logsumexp(
                 log_w.astype(np.float64), axis=0))
@@ -152,7 +159,7 @@ def iwae_bound(model, x, k, samples_per_pass=4096, batch_size=64):
     return np.concatenate(out)
 
 
-def nll_estimate(model, x, k, binarize="none"):
+def nll_estimate(model, x, k, binarize="none", labels=None):
     """The test NLL estimate -log p_k(x) with its standard error.
 
     Args:
@@ -161,13 +168,14 @@ def nll_estimate(model, x, k, binarize="none"):
         k: importance samples (Burda et al. 2016 report k = 5000).
         binarize: how the data was binarized (`kerasae.data.binarize`),
             so the report says which data the figure refers to.
+        labels: the labels of a conditional VAE (-log p(x|y)).
 
     Returns:
         `iwae_nll_k{k}` (mean over examples, nats), `iwae_nll_stderr`
         (standard deviation over examples / sqrt(n)), `iwae_k`,
         `iwae_examples` and `iwae_data`.
     """
-    nll = -iwae_bound(model, x, k)
+    nll = -iwae_bound(model, x, k, labels=labels)
     return {
         f"iwae_nll_k{k}": float(nll.mean()),
         "iwae_nll_stderr": float(nll.std(ddof=1) / math.sqrt(len(nll)))
@@ -184,7 +192,7 @@ def _logsumexp(values, axis):
                                axis=axis))
 
 
-def active_units(model, x, threshold=0.01, batch_size=512):
+def active_units(model, x, threshold=0.01, batch_size=512, labels=None):
     """Number of active latent units of a VAE.
 
     Unit u is active when A_u = Cov_x(E_{q(z|x)}[z_u]) > `threshold`
@@ -194,8 +202,9 @@ def active_units(model, x, threshold=0.01, batch_size=512):
         `(count, variances)`: an int and the (latent_dim,) A_u values.
     """
     means = np.concatenate([
-        keras.ops.convert_to_numpy(model.encode_distribution(b)[0])
-        for b in inference.batches(x, batch_size)])
+        keras.ops.convert_to_numpy(model.encode_distribution(b, y)[0])
+        for b, y in zip(inference.batches(x, batch_size),
+                        inference.label_batches(labels, batch_size))])
     variances = np.var(means.astype(np.float64), axis=0)
     return int(np.sum(variances > threshold)), variances
 
@@ -223,7 +232,10 @@ class EvalOptions:
         test_dataset: a file to score instead of the run's test split,
             read like the training file (`--test_dataset`).
         probes: codes as features (`kerasae.evaluation.probes`):
-            linear-probe and 5-NN accuracy, when the data has labels.
+            linear-probe and 5-NN accuracy, when the data has labels; for
+            a model that samples per label, how often a classifier of the
+            data recognises the label in the samples
+            (`kerasae.evaluation.conditional`).
         probe_examples: training examples the probes are fitted on (0:
             all).
         iwae_paper: k = 5000 on the whole test set (Burda et al.'s
@@ -258,7 +270,9 @@ class EvalOptions:
         "preprocessing, scored as the test split.")
     probes: bool = option(
         True, "Codes as features: linear-probe and 5-NN test accuracy, next "
-        "to raw inputs and PCA (labelled data only).")
+        "to raw inputs and PCA; samples per label (conditional vae, "
+        "supervised aae) judged by a classifier of the data (labelled "
+        "data only).")
     probe_examples: int = option(
         10000, "Training examples the probes are fitted on (0: all).")
     iwae_paper: bool = option(
@@ -305,21 +319,36 @@ def model_metrics(model, bundle, options):
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
     if model.is_variational:
+        # A conditional VAE's bounds are on log p(x|y): it needs the labels.
+        y = split.y if model.encoder_uses_labels else None
         result["neg_elbo"] = float(negative_elbo(
-            model, split.x, batch_size=options.batch_size).mean())
-        result["active_units"] = active_units(model, split.x)[0]
+            model, split.x, batch_size=options.batch_size, labels=y).mean())
+        result["active_units"] = active_units(model, split.x,
+                                              labels=y)[0]
         k, examples = (5000, 0) if options.iwae_paper else \
             (options.iwae_k, options.iwae_examples)
         if k:
             subset = split.x[:examples or len(split.x)]
             result.update(nll_estimate(
-                model, subset, k,
-                getattr(bundle, "binarize", "none")))
+                model, subset, k, getattr(bundle, "binarize", "none"),
+                None if y is None else y[:len(subset)]))
+    # A conditional model's codes are computed from the label itself, so
+    # a classifier on them measures no feature learning: no probes.
     if model.has_encoder and options.probes and split.y is not None \
-            and bundle.train.y is not None:
+            and bundle.train.y is not None \
+            and not model.encoder_uses_labels:
         from kerasae.evaluation import probes
         result["features"] = probes.feature_report(
             model, bundle.train, split, options.probe_examples)
+    if model.uses_labels and model.is_generative and options.probes \
+            and bundle.train.y is not None:
+        # Do samples drawn for label c look like class c to a classifier
+        # of the real data?
+        from kerasae.evaluation import conditional
+        result["samples_by_label"] = conditional.sample_label_accuracy(
+            model, bundle.train.x, bundle.train.y,
+            train_examples=options.probe_examples,
+            test=None if split.y is None else (split.x, split.y))
     if hasattr(model, "codebook_usage"):
         # The VQ-VAE's codebook perplexity on the whole split.
         result.update(model.codebook_usage(split.x))

@@ -283,8 +283,9 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
             out("denoising.png",
                 denoising_rows(noisy, x, denoised, data_range=r))
         some = split.x[:2000]
-        out("codes.png", code_map(inference.encode(model, some),
-                                  None if split.y is None else split.y[:2000]))
+        some_y = None if split.y is None else split.y[:2000]
+        out("codes.png", code_map(
+            inference.encode(model, some, labels=some_y), some_y))
         # Indices of a codebook (VQ-VAE) have no line between them.
         if not model.uses_labels and getattr(model, "code_dtype",
                                              "float32") == "float32":

@@ -23,6 +23,8 @@ from kerasae.evaluation import inference
 
 # Dots per inch of these (larger, denser) figures.
 DPI = 90
+# Rows of a per-class sample grid, at most.
+MAX_CLASS_ROWS = 20
 
 
 def prior_draw(model, n, labels=None, seed=0):
@@ -49,7 +51,7 @@ def plot_codes(model, x, y, max_points=5000, seed=0):
     rng = np.random.default_rng(seed)
     keep = rng.permutation(len(x))[:max_points]
     labels = None if y is None else np.asarray(y)[keep]
-    codes = inference.encode(model, x[keep])
+    codes = inference.encode(model, x[keep], labels=labels)
     samples = prior_draw(model, len(keep), labels, seed)
     both = np.concatenate([codes[:, :2], samples[:, :2]])
     low, high = np.percentile(both, 0.5, axis=0), np.percentile(
@@ -131,8 +133,9 @@ def sample_grid(model, n, seed=0):
 
     The VAE (`uses_prior` False: its prior is fixed) decodes N(0, I); the
     adversarial autoencoder decodes samples of its prior; the GAN generates
-    from its prior. A supervised model decodes row i with label i mod the
-    number of classes, so each row shows one class in varying styles.
+    from its prior. A model that decodes labels (supervised aae,
+    conditional vae) gets one row per class (the first `MAX_CLASS_ROWS`),
+    row i decoded with label i, so each row shows one class in n styles.
 
     Returns:
         A `Figure` with one image axes (the tiled samples).
@@ -146,14 +149,16 @@ def sample_grid(model, n, seed=0):
             f"a sample grid needs a generative model (vae, aae, gan); the "
             f"{model.config.name!r} model has no prior to sample")
     _check_images(model)
-    labels = None
+    labels, rows, title = None, n, f"{model.config.name}: samples"
     if model.uses_labels:
-        labels = np.repeat(np.arange(n) % model.config.num_classes, n)
-    codes = prior_draw(model, n * n, labels, seed)
+        rows = min(int(model.config.num_classes), MAX_CLASS_ROWS)
+        labels = np.repeat(np.arange(rows), n)
+        title += f", row i has label i (0-{rows - 1})"
+    codes = prior_draw(model, rows * n, labels, seed)
     images = inference.decode(model, codes, labels)
-    fig = Figure(figsize=(6, 6), dpi=DPI)
+    fig = Figure(figsize=(6, 6 * rows / n), dpi=DPI)
     ax = fig.subplots()
-    ax.imshow(_tile(images, n, n), cmap="gray", vmin=0.0, vmax=1.0)
+    ax.imshow(_tile(images, rows, n), cmap="gray", vmin=0.0, vmax=1.0)
     ax.set_axis_off()
-    ax.set_title(f"{model.config.name}: samples")
+    ax.set_title(title)
     return fig

@@ -21,31 +21,28 @@ import numpy as np
 from keras import ops
 
 
-def _standardize(train, test):
-    mean = train.mean(axis=0)
-    std = train.std(axis=0)
-    std[std < 1e-8] = 1.0
-    return (train - mean) / std, (test - mean) / std
-
-
-def linear_probe_accuracy(train_x, train_y, test_x, test_y, steps=300,
-                          learning_rate=0.05, l2=1e-4):
-    """Test accuracy of logistic regression fitted on the training codes.
+def fit_linear_classifier(train_x, train_y, steps=300, learning_rate=0.05,
+                          l2=1e-4, classes=None):
+    """Multinomial logistic regression on standardized features.
 
     Args:
-        train_x, test_x: features, shape (n, d).
-        train_y, test_y: int labels.
+        train_x: features, shape (n, ...) (flattened here).
+        train_y: int labels.
         steps: full-batch Adam steps on the mean cross-entropy.
         learning_rate: Adam's step size.
         l2: weight of 0.5 * ||W||^2.
+        classes: number of classes (None: the largest label + 1).
 
     Returns:
-        A float in [0, 1].
+        `predict(x) -> int labels`, which standardizes `x` with the
+        training mean and deviation.
     """
-    a, b = _standardize(np.asarray(train_x, np.float64).reshape(
-        len(train_x), -1), np.asarray(test_x, np.float64).reshape(
-        len(test_x), -1))
-    classes = int(max(train_y.max(), test_y.max())) + 1
+    a = np.asarray(train_x, np.float64).reshape(len(train_x), -1)
+    mean, std = a.mean(axis=0), a.std(axis=0)
+    std[std < 1e-8] = 1.0
+    a = (a - mean) / std
+    train_y = np.asarray(train_y).astype(np.int64)
+    classes = classes or int(train_y.max()) + 1
     target = np.eye(classes)[train_y]
     w = np.zeros((a.shape[1], classes))
     bias = np.zeros(classes)
@@ -64,7 +61,30 @@ def linear_probe_accuracy(train_x, train_y, test_x, test_y, steps=300,
             m_hat = m[i] / (1 - 0.9**step)
             v_hat = v[i] / (1 - 0.999**step)
             param -= learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
-    return float(np.mean(np.argmax(b @ w + bias, axis=1) == test_y))
+
+    def predict(x):
+        x = np.asarray(x, np.float64).reshape(len(x), -1)
+        return np.argmax(((x - mean) / std) @ w + bias, axis=1)
+
+    return predict
+
+
+def linear_probe_accuracy(train_x, train_y, test_x, test_y, steps=300,
+                          learning_rate=0.05, l2=1e-4):
+    """Test accuracy of logistic regression fitted on the training codes.
+
+    Args:
+        train_x, test_x: features, shape (n, d).
+        train_y, test_y: int labels.
+        steps, learning_rate, l2: as in `fit_linear_classifier`.
+
+    Returns:
+        A float in [0, 1].
+    """
+    predict = fit_linear_classifier(
+        train_x, train_y, steps, learning_rate, l2,
+        classes=int(max(train_y.max(), test_y.max())) + 1)
+    return float(np.mean(predict(test_x) == test_y))
 
 
 def knn_accuracy(train_x, train_y, test_x, test_y, k=5, chunk=256):

@@ -16,10 +16,13 @@ input signature and named outputs:
 - `sample` (generative models): scalars `count`, `seed` -> `samples`.
 
 A model without an encoder (the GAN) has `decode` and `sample` only; the
-supervised adversarial autoencoder adds an int `label` input wherever its
-decoder needs one. The training preprocessing (`x_model = (x_raw - offset)
-/ scale`) is part of every graph, so clients send raw values and get raw
-values back; codes and scores are in model space.
+supervised adversarial autoencoder and the conditional VAE add an int
+`label` input wherever their decoder needs one, and the conditional VAE
+also to `encode` (its encoder is q(z|x, y)); their `sample` takes one
+label per sample instead of a count. The training preprocessing
+(`x_model = (x_raw - offset) / scale`) is part of every graph, so clients
+send raw values and get raw values back; codes and scores are in model
+space.
 """
 
 import keras
@@ -126,6 +129,8 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     # The supervised adversarial autoencoder decodes (code, label).
     label = [tf.TensorSpec((None,), tf.int32, name="label")] \
         if model.uses_labels else []
+    # The conditional VAE also encodes (x, label).
+    encoder_label = label if model.encoder_uses_labels else []
     seed = tf.TensorSpec((), tf.int32, name="seed")
     count = tf.TensorSpec((), tf.int32, name="count")
 
@@ -135,14 +140,15 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         return to_raw(model.decode(z, labels=labels))
 
     def reconstruct(x, label=None):
-        return {"reconstruction": decoded(model.encode(to_model(x)), label)}
+        return {"reconstruction": decoded(
+            model.encode(to_model(x), labels=label), label)}
 
-    def encode(x):
+    def encode(x, label=None):
         if model.is_variational:
-            mean, log_var = model.encode_distribution(to_model(x))
+            mean, log_var = model.encode_distribution(to_model(x), label)
             return {"code": tf.identity(mean), "mean": mean,
                     "log_var": log_var}
-        return {"code": model.encode(to_model(x))}
+        return {"code": model.encode(to_model(x), labels=label)}
 
     def score(x, label=None):
         value = anomaly_score(model, to_model(x), label, score_kind, params)
@@ -170,7 +176,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     found = {}
     if model.has_encoder:
         found["serving_default"] = (reconstruct, [x] + label)
-        found["encode"] = (encode, [x])
+        found["encode"] = (encode, [x] + encoder_label)
         found["score"] = (score, [x] + label)
     if model.is_generative:
         # Labelled models draw one sample per requested label.

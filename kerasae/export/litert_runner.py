@@ -67,15 +67,21 @@ class LiteRTModel:
         return {name: _from_tensor(value, out_details[name])
                 for name, value in outputs.items()}
 
-    def encode(self, x):
-        """Codes of raw examples `x`: `{"code", ...}` (VAE: mean, log_var)."""
-        return self.run("encode", x=x)
+    def encode(self, x, label=None):
+        """Codes of raw examples `x`: `{"code", ...}` (VAE: mean, log_var).
+
+        `label` (int, one per row) is for encoders that take one (the
+        conditional VAE).
+        """
+        if label is None:
+            return self.run("encode", x=x)
+        return self.run("encode", x=x, label=np.asarray(label, np.int32))
 
     def decode(self, code, label=None):
         """Raw-unit reconstructions of `code`, shape `(batch, *input)`.
 
         `label` (int, one per row) is for decoders that take one (the
-        supervised adversarial autoencoder).
+        supervised adversarial autoencoder, the conditional VAE).
         """
         inputs = {"code": code}
         if label is not None:

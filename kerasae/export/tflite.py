@@ -76,14 +76,18 @@ def calibration_inputs(config, model, preprocessing,
     if model.uses_prior:
         prior = np.asarray(model.sample_prior(len(x), seed=config.train.seed))
     codes = [prior] if model.is_generative else []
+    label = np.asarray(labels, np.int32)
     if model.has_encoder:
-        codes.insert(0, np.asarray(model.encode(x)))
+        codes.insert(0, np.asarray(model.encode(
+            x, labels=label if model.encoder_uses_labels else None)))
     decode = {"code": np.concatenate(codes)}
     if model.uses_labels:
         decode["label"] = np.asarray(labels * len(codes), np.int32)
     found = {"decode": decode}
     if model.has_encoder:
         found["encode"] = {"x": preprocessing.invert(x)}
+        if model.encoder_uses_labels:
+            found["encode"]["label"] = label
     return found
 
 

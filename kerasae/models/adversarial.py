@@ -132,49 +132,14 @@ class AdversarialAutoencoder(Autoencoder):
         return (self.encoder.trainable_variables
                 + self.decoder.trainable_variables)
 
-    def decoder_input_units(self):
-        if not self.config.supervised:
-            return self.latent_dim
-        if self.config.num_classes < 1:
-            raise ConfigError(
-                "--aae_supervised needs labelled data (num_classes is 0): use "
-                "a dataset with labels or drop --aae_supervised")
-        return self.latent_dim + self.config.num_classes
+    def label_flag(self):
+        return "--aae_supervised"
 
     def metric_names(self):
         return super().metric_names() + [
             "discriminator_loss", "discriminator_accuracy", "generator_loss"]
 
     # ------------------------------------------------------- the model
-    def one_hot(self, labels):
-        """Int labels (n,) -> float one-hot; (n, classes) passes through."""
-        if len(labels.shape) == 2:
-            return ops.cast(labels, "float32")
-        return ops.one_hot(ops.cast(labels, "int32"), self.config.num_classes)
-
-    def decoder_input(self, code, y):
-        if not self.config.supervised:
-            return code
-        if y is None:
-            raise ValueError(
-                "the supervised adversarial autoencoder decodes (code, label):"
-                " call model((x, labels)) or model.decode(code, labels=...)")
-        return ops.concatenate([code, self.one_hot(y)], axis=1)
-
-    def decode(self, code, training=False, labels=None):
-        """Model-space output for `code` (and `labels`, if supervised)."""
-        return self.output_activation(self.decode_logits(
-            self.decoder_input(code, labels), training))
-
-    def call(self, inputs, training=False):
-        """Deterministic reconstruction; supervised: `inputs=(x, labels)`."""
-        x, labels = inputs, None
-        if isinstance(inputs, dict):
-            x, labels = inputs["x"], inputs.get("labels")
-        elif isinstance(inputs, (tuple, list)):
-            x, labels = inputs[0], (inputs[1] if len(inputs) > 1 else None)
-        return self.decode(self.encode(x, training), training, labels=labels)
-
     def sample_prior(self, n, labels=None, seed=None):
         """n samples of p(z) (component y_i for the supervised mixture)."""
         labels = labels if self.label_to_discriminator else None

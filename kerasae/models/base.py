@@ -17,6 +17,7 @@ Losses are averaged over the *global* batch with
 """
 
 import dataclasses
+import math
 
 import keras
 import tensorflow as tf
@@ -71,7 +72,10 @@ class ConfiguredModel(keras.Model):
     - `is_generative`: can sample new data (`sample_prior` + `decode`).
     - `is_variational`: has a Gaussian q(z|x) (`encode_distribution`).
     - `uses_prior`: is pushed toward a prior p(z) (adversarial models).
-    - `uses_labels`: takes labels (a property where the config decides).
+    - `uses_labels`: the decoder takes the label (a property where the
+      config decides: the supervised aae, the conditional vae).
+    - `encoder_uses_labels`: the encoder takes it too (the conditional
+      vae), so `encode` and every exported graph that encodes need it.
 
     `optimizer_roles` maps each `compile` keyword to the `TrainConfig`
     learning-rate field and Adam `beta_1` (None: Adam's default) it is
@@ -87,6 +91,7 @@ class ConfiguredModel(keras.Model):
     is_variational = False
     uses_prior = False
     uses_labels = False
+    encoder_uses_labels = False
     optimizer_roles = {"optimizer": ("learning_rate", None)}
 
     def __init__(self, config, **kwargs):
@@ -226,7 +231,7 @@ class Autoencoder(ConfiguredModel):
         super().__init__(config, **kwargs)
         config = self.config
         self.encoder = kae_layers.build_encoder(
-            self.input_shape_, config.arch, config.hidden_units,
+            self.encoder_input_shape(), config.arch, config.hidden_units,
             self.encoder_units(), config.activation)
         self.decoder = kae_layers.build_decoder(
             self.decoder_input_units(), self.input_shape_, config.arch,
@@ -240,8 +245,33 @@ class Autoencoder(ConfiguredModel):
         return self.latent_dim
 
     def decoder_input_units(self):
-        """Width of the decoder input (the code by default)."""
-        return self.latent_dim
+        """Width of the decoder input: the code, plus the one-hot label
+        when the decoder takes one."""
+        return self.latent_dim + (self.label_units()
+                                  if self.uses_labels else 0)
+
+    def label_flag(self):
+        """The flag that makes this model take labels (for messages)."""
+        return "--conditional"
+
+    def label_units(self):
+        """The number of classes, refusing data without labels."""
+        if self.config.num_classes < 1:
+            raise ConfigError(
+                f"{self.label_flag()} needs labelled data (num_classes is "
+                f"0): use a dataset with labels or drop {self.label_flag()}")
+        return int(self.config.num_classes)
+
+    def encoder_input_shape(self):
+        """Shape of what the encoder sees (`encoder_input`): one example,
+        with the one-hot label appended as channels (conv, conv1d, lstm)
+        or to the flattened example (dense) when the encoder takes it."""
+        shape = self.input_shape_
+        if not self.encoder_uses_labels:
+            return shape
+        if self.config.arch == "dense":
+            return (math.prod(shape) + self.label_units(),)
+        return shape[:-1] + (shape[-1] + self.label_units(),)
 
     def metric_names(self):
         """Names of the metrics `train_step` and `test_step` report."""
@@ -284,27 +314,70 @@ class Autoencoder(ConfiguredModel):
         return zeros, ops.zeros((), code.dtype), {}
 
     # ------------------------------------------------------- the model
-    def encode(self, x, training=False):
-        """Deterministic code of `x` (the VAE's mean)."""
+    def one_hot(self, labels):
+        """Int labels (n,) -> float one-hot; (n, classes) passes through."""
+        if len(labels.shape) == 2:
+            return ops.cast(labels, "float32")
+        return ops.one_hot(ops.cast(labels, "int32"),
+                           self.config.num_classes)
+
+    def _needs(self, labels, what):
+        if labels is None:
+            raise ValueError(
+                f"this {self.config.name} ({self.label_flag()}) {what}: "
+                "call model((x, labels)) or pass labels=")
+
+    def encoder_input(self, x, labels):
+        """What the encoder gets: `x`, with the one-hot label beside it
+        when the encoder takes one (see `encoder_input_shape`)."""
+        if not self.encoder_uses_labels:
+            return x
+        self._needs(labels, "encodes (x, label)")
+        label = self.one_hot(labels)
+        if self.config.arch == "dense":
+            return ops.concatenate(
+                [ops.reshape(x, (ops.shape(x)[0], -1)), label], axis=1)
+        # One constant channel per class over every pixel or time step.
+        shape = ops.shape(x)
+        label = ops.reshape(label, (shape[0],) + (1,) * (len(x.shape) - 2)
+                            + (label.shape[-1],))
+        label = ops.broadcast_to(
+            label, tuple(shape[:-1]) + (label.shape[-1],))
+        return ops.concatenate([x, ops.cast(label, x.dtype)], axis=-1)
+
+    def encode(self, x, training=False, labels=None):
+        """Deterministic code of `x` (the VAE's mean); `labels` for a model
+        whose encoder takes them (`encoder_uses_labels`)."""
         return self.code_from_encoding(
-            self.encoder(x, training=training), training=False)[0]
+            self.encoder(self.encoder_input(x, labels), training=training),
+            training=False)[0]
 
     def decode_logits(self, code, training=False):
         """Decoder output before the output activation."""
         return self.decoder(code, training=training)
 
-    def decode(self, code, training=False):
-        """Model-space reconstruction of `code`."""
-        return self.output_activation(self.decode_logits(code, training))
+    def decode(self, code, training=False, labels=None):
+        """Model-space output for `code` (and `labels`, when the decoder
+        takes them: `uses_labels`)."""
+        return self.output_activation(self.decode_logits(
+            self.decoder_input(code, labels), training))
 
     def output_activation(self, raw):
         if self.config.output_activation == "sigmoid":
             return ops.sigmoid(raw)
         return raw
 
-    def call(self, x, training=False):
-        """Deterministic reconstruction: decode(encode(x))."""
-        return self.decode(self.encode(x, training), training)
+    def call(self, inputs, training=False):
+        """Deterministic reconstruction decode(encode(x)); a model that
+        takes labels gets `inputs=(x, labels)` (or a dict `x`, `labels`).
+        """
+        x, labels = inputs, None
+        if isinstance(inputs, dict):
+            x, labels = inputs["x"], inputs.get("labels")
+        elif isinstance(inputs, (tuple, list)):
+            x, labels = inputs[0], (inputs[1] if len(inputs) > 1 else None)
+        return self.decode(self.encode(x, training, labels=labels),
+                           training, labels=labels)
 
     def reconstruction_nll(self, x, raw):
         """Per-example reconstruction loss from raw decoder outputs."""
@@ -323,8 +396,8 @@ class Autoencoder(ConfiguredModel):
         Returns:
             A `Losses`.
         """
-        encoding = self.encoder(
-            self.corrupt_input(x, training), training=training)
+        encoding = self.encoder(self.encoder_input(
+            self.corrupt_input(x, training), y), training=training)
         code, stats = self.code_from_encoding(encoding, training=training)
         code = self.loss_code(code, stats, training)
         raw = self.decode_logits(self.decoder_input(code, y), training)
@@ -340,8 +413,12 @@ class Autoencoder(ConfiguredModel):
         return terms
 
     def decoder_input(self, code, y):
-        """What the decoder gets; supervised models append the label."""
-        return code
+        """What the decoder gets: the code, with the one-hot label appended
+        when the decoder takes one (`uses_labels`)."""
+        if not self.uses_labels:
+            return code
+        self._needs(y, "decodes (code, label)")
+        return ops.concatenate([code, self.one_hot(y)], axis=1)
 
     def scaled_loss(self, terms):
         """The loss to differentiate on one replica.

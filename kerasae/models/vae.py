@@ -18,6 +18,11 @@ Options of the objective (`ModelConfig`):
 - `kl_warmup_epochs`: the KL weight is multiplied by `kl_scale`, which
   `kerasae.training.schedules.KLWarmup` raises from 0 to 1 (Sonderby et
   al. 2016).
+- `conditional`: a conditional VAE (Sohn et al. 2015, Section 4.1: the
+  CVAE with the recognition network q(z|x, y) and the generation network
+  p(x|z, y), the prior p(z) kept at N(0, I)). The one-hot label goes to
+  the encoder (beside the flattened input, or as constant channels) and to
+  the decoder (beside the code); samples are drawn per requested label.
 - `free_bits`: the KL term becomes sum_j max(lambda, mean over the global
   batch of KL_j), so each latent unit gets lambda nats for free (Kingma et
   al. 2016, the "free bits" of inverse autoregressive flow).
@@ -86,6 +91,16 @@ class VariationalAutoencoder(Autoencoder):
             self.kl_scale = keras.Variable(
                 0.0, trainable=False, name="kl_scale")
 
+    @property
+    def uses_labels(self):
+        """The conditional VAE decodes (code, label)."""
+        return bool(self.config.conditional)
+
+    @property
+    def encoder_uses_labels(self):
+        """... and encodes (x, label): q(z|x, y)."""
+        return bool(self.config.conditional)
+
     def encoder_units(self):
         return 2 * self.latent_dim
 
@@ -99,9 +114,10 @@ class VariationalAutoencoder(Autoencoder):
         """Returns (mean, log_var) from the encoder output."""
         return encoding[:, :self.latent_dim], encoding[:, self.latent_dim:]
 
-    def encode_distribution(self, x):
-        """Mean and log-variance of q(z|x)."""
-        return self.split(self.encoder(x, training=False))
+    def encode_distribution(self, x, labels=None):
+        """Mean and log-variance of q(z|x) (q(z|x, y): pass `labels`)."""
+        return self.split(self.encoder(self.encoder_input(x, labels),
+                                       training=False))
 
     def code_from_encoding(self, encoding, training):
         # The deterministic code is the mean; `loss_code` samples. The
@@ -186,8 +202,8 @@ class VariationalAutoencoder(Autoencoder):
     def compute_losses(self, x, y=None, training=False):
         if self.config.iwae_samples == 1:
             return super().compute_losses(x, y, training)
-        encoding = self.encoder(
-            self.corrupt_input(x, training), training=training)
+        encoding = self.encoder(self.encoder_input(
+            self.corrupt_input(x, training), y), training=training)
         mean, log_var = self.split(encoding)
         return self.iwae_losses(x, y, mean, log_var, training)
 

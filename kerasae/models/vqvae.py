@@ -94,8 +94,9 @@ class VQVAE(Autoencoder):
         return ops.reshape(entries, (-1, self.encoder_units()))
 
     # ------------------------------------------------------- the model
-    def encode(self, x, training=False):
-        """Codebook indices of `x`, int32 of shape (batch, latent_dim)."""
+    def encode(self, x, training=False, labels=None):
+        """Codebook indices of `x`, int32 of shape (batch, latent_dim);
+        `labels` is ignored (the encoder takes none)."""
         return self.nearest(self.vectors(self.encoder(x, training=training)))
 
     def decode_logits(self, code, training=False):
