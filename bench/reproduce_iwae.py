@@ -19,7 +19,7 @@ paper.
 The paper's figures: VAE 86.76, IWAE (k = 5) 85.54 nats, at batch 20 for
 3,280 epochs. The run lives in `--workdir_root/<objective>`; interrupted, it
 resumes from there, and a finished run is only evaluated. The result goes
-to `bench/results/iwae_<objective>.json`.
+to `bench/results/iwae_<objective>_<epochs>ep.json`.
 """
 
 import json
@@ -134,7 +134,8 @@ def main(argv):
     }
     suffix = f"_epoch{epoch}" if FLAGS.partial else ""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "results", f"iwae_{FLAGS.objective}{suffix}.json")
+                       "results",
+                       f"iwae_{FLAGS.objective}_{FLAGS.epochs}ep{suffix}.json")
     with open(out, "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"},
