@@ -260,6 +260,18 @@ def emit(record):
     print(json.dumps(record, sort_keys=True), flush=True)
 
 
+def save_result(name, result):
+    """Writes `result` to `bench/results/<name>.json` and prints it without
+    its `machine` entry; returns the path."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "results", f"{name}.json")
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"},
+                     indent=2, sort_keys=True))
+    return out
+
+
 def peak_table(bench, runs, measure, **record):
     """Runs each command of `runs` (name -> command line) through
     `measure` (-> peak RSS MiB, seconds, exit code), prints a table and

@@ -73,12 +73,7 @@ def main(argv):
         "train_seconds": train_seconds,
         "machine": machine,
     })
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "results", "cvae_mnist.json")
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"},
-                     indent=2, sort_keys=True))
+    benchlib.save_result("cvae_mnist", result)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ resumes from there, and a finished run is only evaluated. The result goes
 to `bench/results/iwae_<objective>_<epochs>ep.json`.
 """
 
-import json
 import os
 import sys
 import time
@@ -133,13 +132,8 @@ def main(argv):
         "machine": machine,
     }
     suffix = f"_epoch{epoch}" if FLAGS.partial else ""
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                       "results",
-                       f"iwae_{FLAGS.objective}_{FLAGS.epochs}ep{suffix}.json")
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"},
-                     indent=2, sort_keys=True))
+    benchlib.save_result(
+        f"iwae_{FLAGS.objective}_{FLAGS.epochs}ep{suffix}", result)
 
 
 if __name__ == "__main__":
