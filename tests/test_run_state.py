@@ -34,10 +34,10 @@ def npz_path(tmp_path):
     return write_blob_npz(tmp_path / "blobs.npz", 160)
 
 
-def tiny_config(dataset, epochs=2, **train):
+def tiny_config(dataset, epochs=2, binarize="none", **train):
     return Config(
         model=ModelConfig(name="ae", hidden_units=(16,), latent_dim=3),
-        data=DataConfig(dataset=dataset),
+        data=DataConfig(dataset=dataset, binarize=binarize),
         train=TrainConfig(epochs=epochs, batch_size=32, **train))
 
 
@@ -148,10 +148,14 @@ def test_keep_checkpoints_zero_writes_none(npz_path, tmp_path):
 
 
 # -------------------------------------------------------------- resuming
-@pytest.mark.parametrize("steps_per_epoch", [None, 3])
+@pytest.mark.parametrize("steps_per_epoch,binarize", [
+    (None, "none"), (3, "none"),
+    # Fresh Bernoulli pixels every step, the same ones after a resume.
+    (3, "dynamic")])
 def test_a_resumed_run_ends_with_the_uninterrupted_numbers(
-        npz_path, tmp_path, steps_per_epoch):
-    config = tiny_config(npz_path, epochs=4, steps_per_epoch=steps_per_epoch)
+        npz_path, tmp_path, steps_per_epoch, binarize):
+    config = tiny_config(npz_path, epochs=4, binarize=binarize,
+                         steps_per_epoch=steps_per_epoch)
     whole = training.train(config, str(tmp_path / "whole"), verbose=0)
     workdir = str(tmp_path / "resumed")
     for stop in (1, 3):

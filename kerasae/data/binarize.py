@@ -90,22 +90,37 @@ def binarize_bundle(bundle, mode, seed):
         test=fixed(bundle.test, 2), data_range=(0.0, 1.0), binarize=mode)
 
 
-def dynamic_binarizer(seed):
+def dynamic_binarizer(seed, position=None):
     """A `tf.data` transformation that binarizes every batch anew.
 
-    Each batch takes one draw of a seeded random stream as the seed of a
-    stateless uniform sample, so the pixels are resampled every time an
+    Batch i of the training sequence is binarized with a stateless uniform
+    sample seeded by `(i, seed)`, so the pixels are resampled every time an
     example is used, and the same seed repeats the whole sequence.
 
     Args:
         seed: the run's seed.
+        position: the int64 variable that says where the batches start
+            (`kerasae.data.make_dataset`); read when an iteration starts,
+            like the data order, so a resumed run draws the pixels an
+            uninterrupted run would. None: count from 0 at the first
+            iteration and go on counting across iterations (a seeded
+            random stream).
 
     Returns:
         A function for `Dataset.apply`, mapping batches of `x` or `(x, y)`.
     """
     def apply(ds):
-        draws = tf.data.Dataset.random(
-            seed=seed + 1, rerandomize_each_iteration=True)
+        if position is None:
+            draws = tf.data.Dataset.random(
+                seed=seed + 1, rerandomize_each_iteration=True)
+        else:
+            # flat_map hides the counter's endlessness, which `zip` needs
+            # to keep the batches' count (Keras reads it).
+            draws = tf.data.Dataset.from_tensors(0).flat_map(
+                lambda _: tf.data.Dataset.counter(
+                    tf.cast(position.read_value(), tf.int64))).apply(
+                tf.data.experimental.assert_cardinality(
+                    tf.data.INFINITE_CARDINALITY))
 
         def binarize(batch, draw):
             x, rest = (batch[0], batch[1:]) if isinstance(batch, tuple) \

@@ -376,7 +376,7 @@ def datasets(model, bundle, train_config, replicas, position=None,
     if bundle.binarize == "dynamic":
         # Fresh Bernoulli pixels every time an example is used.
         train_ds = train_ds.apply(binarize.dynamic_binarizer(
-            train_config.seed)).prefetch(2)
+            train_config.seed, position)).prefetch(2)
     val = bundle.validation
     val_ds = kae_data.make_dataset(
         val.x, val.y if labels else None,
