@@ -77,20 +77,23 @@ def test_sigkill_at_random_moments_then_the_same_numbers(dataset, tmp_path):
     # inside training, where the backup and checkpoints are written),
     # after a further random delay of up to 60 ms.
     targets = sorted(rng.choice(np.arange(2, EPOCHS - 2), 3, replace=False))
-    for target in targets:
-        process = start(command(dataset, workdir))
-        while len(history(workdir)) < target and process.poll() is None:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.06))
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
-        assert process.returncode == -signal.SIGKILL, "finished before kill"
-        assert not os.path.exists(os.path.join(workdir, "metrics.json"))
-        assert len(checkpoints(workdir)) <= KEEP + 1
-    code, out, err = finish(start(command(dataset, workdir)))
+    try:
+        for target in targets:
+            process = start(command(dataset, workdir))
+            while len(history(workdir)) < target and process.poll() is None:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.06))
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=60)
+            assert process.returncode == -signal.SIGKILL, \
+                "finished before kill"
+            assert not os.path.exists(os.path.join(workdir, "metrics.json"))
+            assert len(checkpoints(workdir)) <= KEEP + 1
+        code, out, err = finish(start(command(dataset, workdir)))
+    finally:  # waited for even when a check above fails
+        reference_code, _, reference_err = finish(uninterrupted)
     assert code == 0, err[-2000:]
-    code, _, err = finish(uninterrupted)
-    assert code == 0, err[-2000:]
+    assert reference_code == 0, reference_err[-2000:]
     assert history(workdir) == list(range(EPOCHS))
     resumed, epochs = loss(workdir)
     expected, _ = loss(reference)
