@@ -6,10 +6,13 @@ process started by the tests:
 
     python tests/distribute_worker.py step OUT.json     # 2 logical CPUs
     python tests/distribute_worker.py train OUT.json DATA.npz WORKROOT
+    python tests/distribute_worker.py local OUT.json DATA.npz WORKROOT
     TF_CONFIG=... python tests/distribute_worker.py worker OUT.json \
         DATA.npz WORKDIR
 
 Each writes its measurements to OUT.json; the tests assert on them.
+`local` is `step` and `train` in one process (`{"step": ..., "train":
+...}`), which saves a TensorFlow import.
 """
 
 import json
@@ -22,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from kerasae.training import distribute  # noqa: E402
 
-if sys.argv[1] in ("step", "train"):
+if sys.argv[1] in ("step", "train", "local"):
     distribute.configure_cpu_devices(2)
 
 import inspect  # noqa: E402
@@ -295,6 +298,9 @@ def main():
         result = step_checks()
     elif mode == "train":
         result = train_checks(sys.argv[3], sys.argv[4])
+    elif mode == "local":
+        result = {"step": step_checks(),
+                  "train": train_checks(sys.argv[3], sys.argv[4])}
     elif mode == "worker":
         result = worker_run(sys.argv[3], sys.argv[4])
     elif mode == "stream_worker":

@@ -60,14 +60,21 @@ def data_path(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def step_results(tmp_path_factory):
-    return run_helper(tmp_path_factory.mktemp("step"), "step")
+def local_results(tmp_path_factory, data_path):
+    """The one-step and the training checks on two logical CPUs, in one
+    helper process (one TensorFlow import for both)."""
+    root = tmp_path_factory.mktemp("local")
+    return run_helper(root, "local", data_path, root)
 
 
 @pytest.fixture(scope="module")
-def train_results(tmp_path_factory, data_path):
-    root = tmp_path_factory.mktemp("train")
-    return run_helper(root, "train", data_path, root)
+def step_results(local_results):
+    return local_results["step"]
+
+
+@pytest.fixture(scope="module")
+def train_results(local_results):
+    return local_results["train"]
 
 
 # ------------------------------------------------------------ one step

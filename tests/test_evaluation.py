@@ -164,7 +164,7 @@ def blobs(n, seed=0):
     return (255 * x).astype("uint8"), y
 
 
-def train_run(tmp_path, name, labels=True, **model):
+def train_run(tmp_path, name, labels=True, epochs=25, **model):
     x, y = blobs(400)
     path = tmp_path / f"blobs_{labels}.npz"
     if labels:
@@ -175,17 +175,32 @@ def train_run(tmp_path, name, labels=True, **model):
         model=ModelConfig(name=name, hidden_units=(32,), latent_dim=2,
                           **model),
         data=DataConfig(dataset=str(path)),
-        train=TrainConfig(epochs=25, batch_size=32, learning_rate=3e-3))
+        train=TrainConfig(epochs=epochs, batch_size=32, learning_rate=3e-3))
     workdir = str(tmp_path / f"run_{name}_{labels}")
     training.train(config, workdir, verbose=0)
     return workdir
 
 
-def run_cli(*args):
+def start_cli(*args):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "kerasae.evaluate", *args], cwd=REPO,
-        env=env, capture_output=True, text=True, timeout=300)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_cli(process):
+    try:
+        out, err = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode,
+                                       out, err)
+
+
+def run_cli(*args):
+    return finish_cli(start_cli(*args))
 
 
 @pytest.fixture(scope="module")
@@ -220,16 +235,28 @@ def test_cli_merges_metrics_writes_threshold_and_plots(vae_run):
                                    "samples.png", "anomaly_scores.png"}
 
 
-@pytest.mark.parametrize("args, message", [
+BAD_FLAGS = [
     (["--score=likelihood"], "error: --score='likelihood' is not one of"),
     (["--threshold_method=median"],
      "error: --threshold_method='median' is not one of"),
     (["--quantile=2"], "error: --quantile=2.0: must lie strictly"),
     (["--normal_classes=zero"], "error: --normal_classes=zero: give"),
     (["--probe_examples=-1"], "error: --probe_examples=-1: must be >= 0"),
-])
-def test_cli_bad_flag_values(vae_run, args, message):
-    done = run_cli(f"--workdir={vae_run}", *args)
+]
+
+
+@pytest.fixture(scope="module")
+def bad_flag_runs(vae_run):
+    """Each bad flag's own `kerasae.evaluate` process, all run at once
+    (each spends its time importing TensorFlow on one core)."""
+    processes = {tuple(args): start_cli(f"--workdir={vae_run}", *args)
+                 for args, _ in BAD_FLAGS}
+    return {args: finish_cli(p) for args, p in processes.items()}
+
+
+@pytest.mark.parametrize("args, message", BAD_FLAGS)
+def test_cli_bad_flag_values(bad_flag_runs, args, message):
+    done = bad_flag_runs[tuple(args)]
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(message)
 
@@ -244,7 +271,8 @@ def test_cli_workdir_without_model(tmp_path):
 
 
 def test_cli_normal_classes_without_labels(tmp_path):
-    workdir = train_run(tmp_path, "ae", labels=False)
+    # Any trained model will do: the refusal is about the data.
+    workdir = train_run(tmp_path, "ae", labels=False, epochs=1)
     done = run_cli(f"--workdir={workdir}", "--normal_classes=0",
                    "--noplots")
     assert done.returncode == 2
@@ -263,16 +291,22 @@ def test_train_classes_end_to_end_on_mnist(shared_tfds, tmp_path):
          f"--workdir={workdir}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    # Without the probes (tests/test_probes.py covers them): on MNIST they
+    # took most of this test's time. The evaluation runs while this
+    # process reads the same data.
+    evaluating = start_cli(f"--workdir={workdir}", "--noplots",
+                           "--noprobes")
     config, _, _ = training.load_run(workdir)
     assert config.data.train_classes == (0, 6)
     bundle = kae_data.load(config.data, seed=config.train.seed)
+    done = finish_cli(evaluating)
     assert set(np.unique(bundle.train.y)) == {0, 6}
     assert set(np.unique(bundle.validation.y)) == {0, 6}
     assert len(np.unique(bundle.test.y)) == 10  # the test split stays whole
-    done = run_cli(f"--workdir={workdir}", "--noplots")
     assert done.returncode == 0, done.stderr
     with open(os.path.join(workdir, "metrics.json")) as handle:
         metrics = json.load(handle)
+    assert "features" not in metrics["evaluation"]
     assert metrics["anomaly"]["normal_classes"] == [0, 6]
     assert metrics["anomaly"]["anomaly_fraction"] == pytest.approx(
         np.mean(~np.isin(bundle.test.y, [0, 6])))

@@ -68,27 +68,32 @@ def loss(workdir):
 
 
 def test_sigkill_at_random_moments_then_the_same_numbers(dataset, tmp_path):
+    # The uninterrupted run trains in its own workdir meanwhile.
     reference = str(tmp_path / "uninterrupted")
-    code, _, err = finish(start(command(dataset, reference)))
-    assert code == 0, err[-2000:]
+    uninterrupted = start(command(dataset, reference))
     workdir = str(tmp_path / "killed")
     rng = np.random.default_rng(11)
     # Three kills, each once a random number of epochs is logged (so
     # inside training, where the backup and checkpoints are written),
     # after a further random delay of up to 60 ms.
     targets = sorted(rng.choice(np.arange(2, EPOCHS - 2), 3, replace=False))
-    for target in targets:
-        process = start(command(dataset, workdir))
-        while len(history(workdir)) < target and process.poll() is None:
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0, 0.06))
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=60)
-        assert process.returncode == -signal.SIGKILL, "finished before kill"
-        assert not os.path.exists(os.path.join(workdir, "metrics.json"))
-        assert len(checkpoints(workdir)) <= KEEP + 1
-    code, out, err = finish(start(command(dataset, workdir)))
+    try:
+        for target in targets:
+            process = start(command(dataset, workdir))
+            while len(history(workdir)) < target and process.poll() is None:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0, 0.06))
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=60)
+            assert process.returncode == -signal.SIGKILL, \
+                "finished before kill"
+            assert not os.path.exists(os.path.join(workdir, "metrics.json"))
+            assert len(checkpoints(workdir)) <= KEEP + 1
+        code, out, err = finish(start(command(dataset, workdir)))
+    finally:  # waited for even when a check above fails
+        reference_code, _, reference_err = finish(uninterrupted)
     assert code == 0, err[-2000:]
+    assert reference_code == 0, reference_err[-2000:]
     assert history(workdir) == list(range(EPOCHS))
     resumed, epochs = loss(workdir)
     expected, _ = loss(reference)
@@ -121,12 +126,15 @@ def test_two_runs_at_once_one_trains_the_other_refuses(dataset, tmp_path):
                          ids=["whole_epochs", "steps_per_epoch"])
 def test_a_mirrored_run_on_one_device_repeats_the_plain_run(
         dataset, tmp_path, steps):
-    losses = []
+    runs = {}
     for strategy in (["--strategy=default"],
                      ["--strategy=mirrored", "--cpu_devices=1"]):
         workdir = str(tmp_path / strategy[0][11:])
-        code, _, err = finish(start(command(
-            dataset, workdir, *strategy, *steps, epochs=3)))
+        runs[workdir] = start(command(
+            dataset, workdir, *strategy, *steps, epochs=3))
+    losses = []
+    for workdir, process in runs.items():  # the two ran at once
+        code, _, err = finish(process)
         assert code == 0, err[-2000:]
         losses.append(loss(workdir)[0])
     plain, mirrored = losses

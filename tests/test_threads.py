@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from test_train_script import run_train
+from test_train_script import run_trains
 
 from kerasae.config import Config
 from kerasae.config import DataConfig
@@ -107,12 +107,16 @@ def test_train_script_applies_and_records_the_pools(tmp_path):
         (small, "tensorflow", "8", "tensorflow"),
         (large, "auto", "512", "tensorflow"),
     ]
-    for i, (path, choice, units, expected) in enumerate(runs):
-        workdir = tmp_path / f"run{i}"
-        result = run_train(f"--dataset={path}", "--model=ae",
-                           f"--hidden_units={units}", "--latent_dim=2",
-                           "--epochs=1", f"--thread_pools={choice}",
-                           f"--workdir={workdir}")
+    # Four independent processes (pools are set when TensorFlow starts),
+    # run at once.
+    results = run_trains(*(
+        [f"--dataset={path}", "--model=ae", f"--hidden_units={units}",
+         "--latent_dim=2", "--epochs=1", f"--thread_pools={choice}",
+         f"--workdir={tmp_path / f'run{i}'}"]
+        for i, (path, choice, units, _) in enumerate(runs)))
+    for i, ((path, choice, _, expected), result) in enumerate(
+            zip(runs, results)):
         assert result.returncode == 0, result.stderr[-2000:]
-        metrics = json.loads((workdir / "metrics.json").read_text())
+        metrics = json.loads((tmp_path / f"run{i}" / "metrics.json")
+                             .read_text())
         assert metrics["thread_pools"] == expected, (path.name, choice)

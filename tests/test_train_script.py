@@ -9,11 +9,37 @@ import numpy as np
 from conftest import REPO
 
 
-def run_train(*args, cwd=REPO):
+def start_train(*args, cwd=REPO):
+    """Starts `train.py args` in a subprocess; returns the `Popen`."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, os.path.join(REPO, "train.py"), *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def finish(process, timeout=300):
+    """Waits for a `start_train` process; returns its `CompletedProcess`."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode,
+                                       out, err)
+
+
+def run_train(*args, cwd=REPO):
+    return finish(start_train(*args, cwd=cwd))
+
+
+def run_trains(*arg_lists):
+    """Runs several independent `train.py` commands at once (each spends
+    most of its first seconds importing TensorFlow on one core); returns
+    their `CompletedProcess`es in order."""
+    processes = [start_train(*args) for args in arg_lists]
+    return [finish(p) for p in processes]
 
 
 def test_train_script_trains_and_prints_a_summary(tmp_path):
