@@ -79,13 +79,7 @@ def pca_reconstruction_mse(train_x, test_x, k):
     a = np.asarray(train_x, np.float64).reshape(len(train_x), -1)
     b = np.asarray(test_x, np.float64).reshape(len(test_x), -1)
     mean = a.mean(axis=0)
-    centered = a - mean
-    if a.shape[1] > pca.EXACT_MAX_FEATURES:
-        # Wide inputs: no d x d covariance (`kerasae.evaluation.pca`).
-        basis = pca.randomized_basis(centered, k)
-    else:
-        _, vectors = np.linalg.eigh(centered.T @ centered)
-        basis = vectors[:, ::-1][:, :min(k, a.shape[1])]
+    basis = pca.basis(a - mean, k)
     projected = (b - mean) @ basis @ basis.T + mean
     return float(np.mean(np.square(b - projected)))
 

@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerasae.evaluation import pca
+
 
 def fit_linear_classifier(train_x, train_y, steps=300, learning_rate=0.05,
                           l2=1e-4, classes=None):
@@ -112,8 +114,7 @@ def pca_codes(train_x, test_x, k):
     a = np.asarray(train_x, np.float64).reshape(len(train_x), -1)
     b = np.asarray(test_x, np.float64).reshape(len(test_x), -1)
     mean = a.mean(axis=0)
-    _, _, vt = np.linalg.svd(a - mean, full_matrices=False)
-    basis = vt[:k].T
+    basis = pca.basis(a - mean, k)
     return (a - mean) @ basis, (b - mean) @ basis
 
 
