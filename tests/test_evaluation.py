@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from test_train_script import finish
 
 from kerasae import data as kae_data
 from kerasae import evaluation
@@ -188,19 +189,8 @@ def start_cli(*args):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish_cli(process):
-    try:
-        out, err = process.communicate(timeout=300)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-    return subprocess.CompletedProcess(process.args, process.returncode,
-                                       out, err)
-
-
 def run_cli(*args):
-    return finish_cli(start_cli(*args))
+    return finish(start_cli(*args))
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +241,7 @@ def bad_flag_runs(vae_run):
     (each spends its time importing TensorFlow on one core)."""
     processes = {tuple(args): start_cli(f"--workdir={vae_run}", *args)
                  for args, _ in BAD_FLAGS}
-    return {args: finish_cli(p) for args, p in processes.items()}
+    return {args: finish(p) for args, p in processes.items()}
 
 
 @pytest.mark.parametrize("args, message", BAD_FLAGS)
@@ -299,7 +289,7 @@ def test_train_classes_end_to_end_on_mnist(shared_tfds, tmp_path):
     config, _, _ = training.load_run(workdir)
     assert config.data.train_classes == (0, 6)
     bundle = kae_data.load(config.data, seed=config.train.seed)
-    done = finish_cli(evaluating)
+    done = finish(evaluating)
     assert set(np.unique(bundle.train.y)) == {0, 6}
     assert set(np.unique(bundle.validation.y)) == {0, 6}
     assert len(np.unique(bundle.test.y)) == 10  # the test split stays whole
