@@ -9,7 +9,7 @@ the accuracy is the share of samples it assigns the label they were drawn
 with. A model that ignored the label would score about 1 / classes.
 
 The classifier is multinomial logistic regression on the pixels
-(`probes.fit_linear_classifier`): small, deterministic, and about 92% on
+(`probes.fit_linear_classifier`): small, deterministic, and about 91% on
 real MNIST test digits, so an accuracy near that on samples means they are
 as recognisable as real digits to it.
 """

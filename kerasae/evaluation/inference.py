@@ -62,8 +62,8 @@ def encode(model, x, batch_size=BATCH_SIZE, labels=None):
         x: model-space examples `(n, *input_shape)`.
         batch_size: examples per forward pass.
         labels: `(n,)` int labels, for an encoder that takes them
-            (`model.encoder_uses_labels`, the conditional VAE); ignored
-            otherwise.
+            (`model.encoder_uses_labels`, the conditional VAE); the model
+            ignores them otherwise.
 
     Returns:
         A float32 array `(n, latent_dim)`.
@@ -76,8 +76,6 @@ def encode(model, x, batch_size=BATCH_SIZE, labels=None):
             f"the {model.config.name!r} model has no encoder, so it cannot "
             "encode data; use a model with an encoder (ae, vae, aae, ...)")
     _check_labels(model, labels, "encoding", encoder=True)
-    if not model.encoder_uses_labels:
-        labels = None
     return np.concatenate([
         keras.ops.convert_to_numpy(model.encode(b, labels=y))
         for b, y in zip(batches(x, batch_size),

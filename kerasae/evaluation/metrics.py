@@ -313,8 +313,9 @@ def model_metrics(model, bundle, options):
         result["pca_mse"] = pca_reconstruction_mse(
             bundle.train.x, split.x, model.latent_dim)
     if model.is_variational:
-        # A conditional VAE's bounds are on log p(x|y): it needs the labels.
-        y = split.y if model.encoder_uses_labels else None
+        # A conditional VAE's bounds are on log p(x|y); other models
+        # ignore the labels.
+        y = split.y
         result["neg_elbo"] = float(negative_elbo(
             model, split.x, batch_size=options.batch_size, labels=y).mean())
         result["active_units"] = active_units(model, split.x,

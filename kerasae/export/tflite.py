@@ -70,24 +70,23 @@ def calibration_inputs(config, model, preprocessing,
     if streaming.is_streaming(bundle):
         train = train.sample(count)  # never the whole streamed split
     x, y = train.x[:count], train.y
-    labels = [] if y is None else list(y[:count].astype(np.int32))
+    labels = np.zeros(0, np.int32) if y is None else \
+        y[:count].astype(np.int32)
     rng = np.random.default_rng(config.train.seed)
     prior = rng.standard_normal((len(x), model.latent_dim)).astype(np.float32)
     if model.uses_prior:
         prior = np.asarray(model.sample_prior(len(x), seed=config.train.seed))
     codes = [prior] if model.is_generative else []
-    label = np.asarray(labels, np.int32)
     if model.has_encoder:
-        codes.insert(0, np.asarray(model.encode(
-            x, labels=label if model.encoder_uses_labels else None)))
+        codes.insert(0, np.asarray(model.encode(x, labels=labels)))
     decode = {"code": np.concatenate(codes)}
     if model.uses_labels:
-        decode["label"] = np.asarray(labels * len(codes), np.int32)
+        decode["label"] = np.tile(labels, len(codes))
     found = {"decode": decode}
     if model.has_encoder:
         found["encode"] = {"x": preprocessing.invert(x)}
         if model.encoder_uses_labels:
-            found["encode"]["label"] = label
+            found["encode"]["label"] = labels
     return found
 
 
