@@ -31,7 +31,7 @@ NOISE_KINDS = ("gaussian", "masking", "salt_pepper")
 SPARSITY_KINDS = ("kl", "l1")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 THREAD_POOLS = ("auto", "tensorflow", "inter_op")
-# How the data is held (`kerasae.data.streaming`).
+# How the data is held (`kerasae.data.loader`).
 DATA_PATHS = ("auto", "memory", "stream")
 
 

@@ -30,37 +30,53 @@ def tiny_vae(**fields):
 # ------------------------------------------------------------ binarize
 def test_static_sample_is_binary_seeded_and_has_the_intensity_as_mean():
     x = np.full((2000, 10), 0.3, np.float32)
-    a, b = binarize.sample(x, 1), binarize.sample(x, 1)
+    index = np.arange(2000)
+    a, b = (binarize.binarize_arrays(x, index, 1) for _ in range(2))
     np.testing.assert_array_equal(a, b)
     assert set(np.unique(a)) == {0.0, 1.0}
     assert a.mean() == pytest.approx(0.3, abs=0.01)
-    assert not np.array_equal(a, binarize.sample(x, 2))
+    assert not np.array_equal(a, binarize.binarize_arrays(x, index, 2))
+    # An example's draw depends on its index, not on its place.
+    np.testing.assert_array_equal(
+        binarize.binarize_arrays(x[::-1], index[::-1], 1), a[::-1])
 
 
 def test_binarized_bundle_keeps_test_fixed_across_run_seeds(npz_path):
-    grey = kae_data.load(DataConfig(dataset=npz_path), seed=0)
-    # The default returns the very same bundle: grey-level, untouched.
+    def load(mode, seed):
+        return kae_data.load(DataConfig(dataset=npz_path, binarize=mode),
+                             seed=seed)
+
+    grey = load("none", 0)
     assert grey.binarize == "none"
     assert len(np.unique(grey.train.x)) > 2  # grey levels kept
-    static = {seed: binarize.binarize_bundle(grey, "static", seed)
-              for seed in (0, 1)}
-    dynamic = binarize.binarize_bundle(grey, "dynamic", 3)
-    # Validation (this source's evaluation split) is the same sample for
-    # every run seed and both modes; the static training sample follows
-    # the run's seed; the dynamic training split stays grey-level.
-    np.testing.assert_array_equal(static[0].validation.x,
-                                  static[1].validation.x)
+    static = {seed: load("static", seed) for seed in (0, 1)}
+    dynamic = load("dynamic", 0)
+
+    def by_index(split):
+        return {int(i): x for i, x in zip(split.index, split.x)}
+
+    # Each validation example is drawn from the fixed evaluation seed and
+    # its index, whatever the run's seed (which examples are held out
+    # follows the seed).
+    for seed in (0, 1):
+        held = load("none", seed).validation
+        np.testing.assert_array_equal(
+            static[seed].validation.x, binarize.binarize_arrays(
+                held.x, held.index, binarize.EVAL_SEED + 1))
     np.testing.assert_array_equal(static[0].validation.x,
                                   dynamic.validation.x)
     assert set(np.unique(static[0].validation.x)) <= {0.0, 1.0}
     assert set(np.unique(static[0].train.x)) <= {0.0, 1.0}
-    assert not np.array_equal(static[0].train.x, static[1].train.x)
+    train = [by_index(static[s].train) for s in (0, 1)]
+    common = sorted(set(train[0]) & set(train[1]))
+    assert not np.array_equal([train[0][i] for i in common],
+                              [train[1][i] for i in common])
+    # The dynamic training split stays grey-level in memory; its batches
+    # are drawn anew.
     np.testing.assert_array_equal(dynamic.train.x, grey.train.x)
     assert dynamic.binarize == "dynamic"
-    # `load` applies the config's mode.
-    loaded = kae_data.load(DataConfig(dataset=npz_path, binarize="static"),
-                           seed=0)
-    np.testing.assert_array_equal(loaded.train.x, static[0].train.x)
+    batch = next(iter(dynamic.train.dataset(64))).numpy()
+    assert set(np.unique(batch)) <= {0.0, 1.0}
 
 
 def test_dynamic_binarizer_resamples_every_epoch_and_repeats_by_seed():

@@ -24,7 +24,7 @@ from kerasae.data import load
 from kerasae.data import stream_loader
 from kerasae.data import streaming
 from kerasae.data import table_stream
-from kerasae.data import tfds_source
+from kerasae.data import tfds_reader
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
 from kerasae.evaluation import metrics as kae_metrics
@@ -64,7 +64,7 @@ def stream_bundle(dataset, **kwargs):
 @pytest.fixture
 def online(monkeypatch):
     """Pretend the network is up: under mock_data, "downloading" is free."""
-    monkeypatch.setattr(tfds_source, "network_reachable", lambda: True)
+    monkeypatch.setattr(tfds_reader, "network_reachable", lambda: True)
 
 
 # Both paths give the same model-space pixels.

@@ -54,8 +54,8 @@ def test_train_fills_the_workdir(npz_path, tmp_path):
 def test_vae_metrics_on_the_test_split_under_mock_tfds(tmp_path,
                                                       monkeypatch):
     # Under mock_data nothing is downloaded, so the offline check must pass.
-    from kerasae.data import tfds_source
-    monkeypatch.setattr(tfds_source, "network_reachable", lambda: True)
+    from kerasae.data import tfds_reader
+    monkeypatch.setattr(tfds_reader, "network_reachable", lambda: True)
     config = dataclasses.replace(
         tiny_config("mnist", name="vae"),
         train=TrainConfig(epochs=1, batch_size=32, steps_per_epoch=3))

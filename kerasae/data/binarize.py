@@ -7,14 +7,14 @@ digits (Burda et al. 2016, Section 5.1; Salakhutdinov and Murray 2008):
   anew as Bernoulli(intensity) (the IWAE paper's protocol). The draw is made
   per batch inside the `tf.data` pipeline (`dynamic_binarizer`), from a
   seeded stream, so a run is repeatable.
-- `static`: the training split is binarized once, with the run's seed.
+- `static`: each training example is binarized once, from `(seed, its
+  index)`.
 
-In both modes the validation and test splits are binarized once with a
-fixed seed (`EVAL_SEED`), whatever the run's seed, so the test likelihoods
-of two runs refer to the same binary digits and can be compared.
+In both modes each validation and test example is binarized once from a
+fixed seed (`EVAL_SEED`) and its index, whatever the run's seed and its
+path, so the test likelihoods of two runs refer to the same binary digits
+and can be compared.
 """
-
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
@@ -36,58 +36,48 @@ def describe(mode):
     }[mode]
 
 
-def sample(x, seed):
-    """One Bernoulli(x) draw of every element, as float32 zeros and ones.
+def example_binarizer(seed):
+    """A function of `(index, x)` drawing each element of one model-space
+    example as Bernoulli(x), from a stateless sample seeded by `(seed,
+    index)`: the same example gets the same binary pixels on every path
+    and in every order."""
 
-    Args:
-        x: intensities in [0, 1].
-        seed: seeds the draw (the same seed gives the same sample).
-    """
-    rng = np.random.default_rng(seed)
-    draw = rng.random(np.shape(x), dtype=np.float32)
-    return (draw < np.asarray(x, np.float32)).astype(np.float32)
+    def binarize(index, x):
+        noise = tf.random.stateless_uniform(
+            tf.shape(x), seed=tf.stack([tf.constant(seed, tf.int64),
+                                        tf.cast(index, tf.int64)]),
+            dtype=x.dtype)
+        return tf.cast(noise < x, x.dtype)
+
+    return binarize
 
 
-def binarize_bundle(bundle, mode, seed):
-    """The bundle with its splits binarized as `mode` says.
+def binarize_arrays(x, index, seed, batch_size=1024):
+    """`example_binarizer(seed)` applied to arrays held in memory."""
+    ds = tf.data.Dataset.from_tensor_slices((index, x)).map(
+        example_binarizer(seed), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True).batch(batch_size)
+    out = np.empty(np.shape(x), np.float32)
+    start = 0
+    for batch in ds.as_numpy_iterator():
+        out[start:start + len(batch)] = batch
+        start += len(batch)
+    return out
 
-    Args:
-        bundle: a `DataBundle` in model space.
-        mode: one of `MODES`.
-        seed: the run's seed (the static training sample's).
 
-    Returns:
-        `bundle` itself for `none`; otherwise a copy whose validation and
-        test splits are binarized with `EVAL_SEED`, and whose training split
-        is binarized with `seed` (`static`) or kept grey-level for the
-        pipeline to resample (`dynamic`). Its `binarize` field says which.
+def check(mode, unit_range, name):
+    """Raises unless `mode` is known and the data lies in [0, 1].
 
     Raises:
-        ConfigError: the mode is unknown, or the data is not in [0, 1].
+        ConfigError: an unknown mode, or standardized data.
     """
     if mode not in MODES:
         raise ConfigError(
             f"--binarize={mode!r} is not one of: {', '.join(MODES)}")
-    if mode == "none":
-        return bundle
-    if not bundle.unit_range:
+    if mode != "none" and not unit_range:
         raise ConfigError(
             f"--binarize={mode} needs data in [0, 1] (intensities), but "
-            f"{bundle.name} is standardized real-valued data; drop "
-            "--binarize")
-
-    def fixed(split, offset):
-        if split is None:
-            return None
-        return dataclasses.replace(split, x=sample(split.x,
-                                                   EVAL_SEED + offset))
-
-    train = bundle.train
-    if mode == "static":
-        train = dataclasses.replace(train, x=sample(train.x, seed))
-    return dataclasses.replace(
-        bundle, train=train, validation=fixed(bundle.validation, 1),
-        test=fixed(bundle.test, 2), data_range=(0.0, 1.0), binarize=mode)
+            f"{name} is standardized real-valued data; drop --binarize")
 
 
 def dynamic_binarizer(seed, position=None):

@@ -1,69 +1,27 @@
-"""Containers passed from the data layer to models and training.
+"""`DataBundle`: the splits of a run's data and what models need to know.
 
-A reader turns one source (a TFDS name, an array file, a CSV file, an image
-folder) into a `Source`: raw arrays, still in the units of the file. The
-loader then holds out validation data, filters classes, fits the
-`Preprocessing` and returns a `DataBundle` whose splits are float32 in model
-space.
+`kerasae.data.load` returns one. Its splits are `kerasae.data.Split`s in
+model space, held in memory or streamed (`data_path` says which); a
+consumer asks them for batches or a bounded sample and never needs to
+know which.
 """
 
 import dataclasses
+import math
 import typing
 
 import numpy as np
 
+from kerasae.data.preprocessing import Moments
 from kerasae.data.preprocessing import Preprocessing
+from kerasae.data.reader import IMAGE  # noqa: F401 - the kinds, here too
+from kerasae.data.reader import TABULAR  # noqa: F401
+from kerasae.data.split import Split
 
-IMAGE = "image"
-TABULAR = "tabular"
-
-
-@dataclasses.dataclass(eq=False)
-class Split:
-    """Examples of one split.
-
-    Attributes:
-        x: examples, shape `(n, *input_shape)`; float32 in model space inside
-            a `DataBundle`, raw units inside a `Source`.
-        y: int64 labels of shape `(n,)`, or None when there are none.
-    """
-
-    x: np.ndarray
-    y: typing.Optional[np.ndarray] = None
-
-    def __len__(self):
-        return len(self.x)
-
-    def take(self, indices):
-        """Returns the examples at `indices` (an index array or mask)."""
-        return Split(self.x[indices],
-                     None if self.y is None else self.y[indices])
-
-
-@dataclasses.dataclass(eq=False)
-class Source:
-    """Raw arrays read from one source, before splitting and scaling.
-
-    Attributes:
-        name: what the user calls it: the TFDS name or the file's basename.
-        kind: `image` or `tabular`.
-        train: the training examples.
-        validation: the source's own validation split, or None.
-        test: the source's test split, or None.
-        scaling: how to map raw values to model space, one of
-            `preprocessing.SCALINGS`.
-        num_classes: number of distinct labels (0: no labels).
-        feature_names: CSV feature column names, () otherwise.
-    """
-
-    name: str
-    kind: str
-    train: Split
-    scaling: str
-    validation: typing.Optional[Split] = None
-    test: typing.Optional[Split] = None
-    num_classes: int = 0
-    feature_names: tuple = ()
+# Examples a streamed run evaluates, calibrates and plots on, and at most
+# this many float32 bytes per split (5,461 64x64 RGB images).
+DEFAULT_SAMPLE = 10_000
+_SAMPLE_BYTES = 256 * 2**20
 
 
 @dataclasses.dataclass(eq=False)
@@ -72,20 +30,21 @@ class DataBundle:
 
     Attributes:
         name: e.g. `mnist`, or the basename of the user's file or folder.
-        kind: `image` or `tabular`.
-        train: training examples, float32 in model space.
-        validation: validation examples (held out from train when the source
-            has no validation split).
-        test: test examples, or None when the source has no test split.
-        input_shape: shape of one example, e.g. `(28, 28, 1)` or
-            `(n_features,)`.
+        kind: `image`, `tabular` or `series`.
+        train: training examples.
+        validation: validation examples (held out from train when the
+            source has no validation split).
+        test: test examples, or None when there is no test split.
+        input_shape: shape of one example, e.g. `(28, 28, 1)`.
         preprocessing: the raw -> model-space map.
         unit_range: True when model-space data lies in [0, 1].
-        data_range: `(min, max)` of `train.x` in model space.
+        data_range: `(min, max)` of the training data in model space.
         num_classes: number of labels, 0 when there are none.
         feature_names: CSV feature column names, () otherwise.
-        binarize: `none` (grey-level), `static` or `dynamic`
-            (`kerasae.data.binarize`).
+        binarize: `none`, `static` or `dynamic` (`kerasae.data.binarize`).
+        data_path: `memory` or `stream`: how the splits hold examples.
+        sampled: examples per split of a bounded sample (`sample`), or
+            None for the whole data.
     """
 
     name: str
@@ -100,6 +59,8 @@ class DataBundle:
     num_classes: int
     feature_names: tuple = ()
     binarize: str = "none"
+    data_path: str = "memory"
+    sampled: typing.Optional[int] = None
 
     @property
     def eval_split(self):
@@ -110,3 +71,27 @@ class DataBundle:
     def eval_split_name(self):
         """`test` or `validation`, naming `eval_split`."""
         return "test" if self.test is not None else "validation"
+
+    def sample(self, count=DEFAULT_SAMPLE):
+        """The bundle with every split in memory: a streamed split gives
+        at most `count` examples (and at most 256 MB of float32), the same
+        ones every time; `sampled` then says how many."""
+        if self.data_path != "stream":
+            return self
+        width = math.prod(self.input_shape) * 4
+        count = max(1, min(count, max(1000, _SAMPLE_BYTES // width)))
+        return dataclasses.replace(
+            self, train=self.train.sample(count),
+            validation=self.validation.sample(count),
+            test=None if self.test is None else self.test.sample(count),
+            data_path="memory", sampled=count)
+
+    def train_mean(self, batch_size=4096):
+        """The training examples' mean per element, in model space (one
+        pass over a streamed split)."""
+        if not self.train.is_streamed:
+            x = np.asarray(self.train.x, np.float64)
+            return x.mean(axis=0)
+        grey = self.train._streamed_dataset(  # no dynamic binarizer
+            batch_size, False, False, 0, False, False, None, None)
+        return Moments.of(grey.as_numpy_iterator()).mean

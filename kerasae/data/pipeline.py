@@ -1,6 +1,6 @@
 """`tf.data` input pipelines over in-memory NumPy splits.
 
-The datasets kerasae handles fit in memory, so the pipeline works on
+Arrays held in memory (`kerasae.data.Split`'s cache) are batched on
 whole batches, never on single examples: each epoch is one permutation of
 the example indices, cut into batches of indices by one reshape, and each
 batch is one `gather` from the arrays. Slicing, shuffling and batching

@@ -83,58 +83,72 @@ class Preprocessing:
                 and np.array_equal(self.scale, other.scale))
 
 
-def fit(scaling, train_x):
-    """Builds the `Preprocessing` for a scaling rule.
+class Moments:
+    """Count, mean, sum of squared deviations, min and max per element,
+    merged batch by batch in float64 (Chan, Golub and LeVeque 1979), so a
+    split held in memory and the same split streamed give the same
+    figures within float rounding."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+        self.low, self.high = np.inf, -np.inf
+
+    def add(self, x):
+        """Adds a batch `(n, *shape)`."""
+        if not len(x):
+            return
+        x = np.asarray(x, np.float64)
+        n, mean = len(x), x.mean(axis=0)
+        total = self.n + n
+        delta = mean - self.mean
+        self.m2 = self.m2 + np.square(x - mean).sum(axis=0) + \
+            np.square(delta) * (self.n * n / total)
+        self.mean = self.mean + delta * (n / total)
+        self.low = np.minimum(self.low, x.min(axis=0))
+        self.high = np.maximum(self.high, x.max(axis=0))
+        self.n = total
+
+    @classmethod
+    def of(cls, batches):
+        """The moments of an iterable of batches."""
+        moments = cls()
+        for x in batches:
+            moments.add(x)
+        return moments
+
+
+def fit(scaling, raw_batches=None):
+    """The `Preprocessing` of a scaling rule, and the model-space range.
 
     Args:
         scaling: one of `SCALINGS`.
-        train_x: raw training examples, shape `(n, *input_shape)`; only used
-            by `standardize`.
+        raw_batches: callable returning an iterable of raw training
+            batches; read (once) only by `standardize` and `identity`.
 
     Returns:
-        A `Preprocessing`.
+        `(preprocessing, (low, high))`: `low` and `high` bound the
+        model-space training data ((0, 1) for pixels).
     """
     if scaling == PIXELS:
-        return Preprocessing(offset=0.0, scale=255.0)
+        return Preprocessing(offset=0.0, scale=255.0), (0.0, 1.0)
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown scaling {scaling!r}; expected one of "
+                         f"{SCALINGS}")
+    m = Moments.of(raw_batches())
     if scaling == IDENTITY:
-        return Preprocessing(offset=0.0, scale=1.0)
-    if scaling == STANDARDIZE:
-        return standardize(train_x)
-    raise ValueError(f"unknown scaling {scaling!r}; expected one of {SCALINGS}")
+        prep = Preprocessing(offset=0.0, scale=1.0)
+    else:
+        # A constant feature (`low == high`, exactly) gets scale 1, which
+        # maps it to 0; its std is 0 or a rounding residue.
+        std = np.where(m.high == m.low, 1.0, np.sqrt(m.m2 / max(m.n, 1)))
+        prep = Preprocessing(offset=m.mean, scale=std)
+    offset = prep.offset.astype(np.float64)
+    low = np.min((m.low - offset) / prep.scale)
+    high = np.max((m.high - offset) / prep.scale)
+    return prep, (float(low), float(high))
 
 
 def standardize(train_x):
-    """Per-feature mean and standard deviation of the training examples.
-
-    Args:
-        train_x: raw training examples, shape `(n, *input_shape)`, n >= 1.
-
-    Returns:
-        A `Preprocessing` whose offset and scale have shape `input_shape`.
-    """
-    # float64 sums: float32 loses digits on large columns (e.g. 1e6 + noise).
-    x = np.asarray(train_x, dtype=np.float64)
-    mean = x.mean(axis=0)
-    std = x.std(axis=0)
-    # A constant feature has std 0 (or a rounding residue of ~1e-16 that
-    # would blow it up); `ptp == 0` finds it exactly, and scale 1 maps it to 0.
-    std = np.where(np.ptp(x, axis=0) == 0, 1.0, std)
-    return Preprocessing(offset=mean, scale=std)
-
-
-def scaling_for_array(x):
-    """Chooses the scaling rule of a user's NumPy array from its values.
-
-    Args:
-        x: the whole raw array (all examples, before any split), so the
-            choice does not depend on the seed.
-
-    Returns:
-        `pixels` for `uint8`, `identity` for values within [0, 1],
-        `standardize` otherwise.
-    """
-    if x.dtype == np.uint8:
-        return PIXELS
-    if x.size and float(x.min()) >= 0.0 and float(x.max()) <= 1.0:
-        return IDENTITY
-    return STANDARDIZE
+    """Per-feature mean and standard deviation of `train_x` (raw training
+    examples, `(n, *shape)`), as a `Preprocessing`."""
+    return fit(STANDARDIZE, lambda: [train_x])[0]

@@ -28,9 +28,9 @@ import numpy as np
 
 from kerasae.data import preprocessing
 from kerasae.data.bundle import DataBundle
-from kerasae.data.bundle import Split
-from kerasae.data.csv_source import _to_numbers
-from kerasae.data.csv_source import read_rows
+from kerasae.data.split import Split
+from kerasae.data.tables import read_rows
+from kerasae.data.tables import to_numbers
 from kerasae.errors import DataError
 
 SERIES = "series"
@@ -378,7 +378,7 @@ def _read_csv(path, name, config, require_label=True):
             "label columns")
     feature_names = tuple(header[i] for i in features)
     try:
-        values = _to_numbers([[row[i] for i in features] for row in rows],
+        values = to_numbers([[row[i] for i in features] for row in rows],
                              name, lines, feature_names)
     except DataError as error:
         if config.time_column is None and "is not a number" in str(error):

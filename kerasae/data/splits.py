@@ -1,120 +1,105 @@
-"""Choosing the train, validation and test examples of a `Source`.
+"""The one split rule: which examples are train, validation and test.
 
-The source's own validation split is used when it has one; otherwise a
-seeded random `validation_fraction` of the training examples is held out,
-so the same seed always gives the same split. `train_classes` then keeps
-only some labels in train and validation (the test split stays whole, so
-that unseen classes can be scored as anomalies).
+A source's own `validation` part is used when it has one. Otherwise
+validation holds out exactly `round(n * fraction)` training examples (at
+least one, and at least one stays): those whose key, mixed with the seed
+by splitmix64 (Steele, Lea and Flood 2014), is smallest. The rule reads
+keys only, never the examples, so every path a run takes (in memory or
+streamed, on any worker) holds out the same examples, and the same seed
+always gives the same split. With `fraction` 0 the test part doubles as
+validation. `--train_classes` keeps only some labels in train and
+validation (the test part stays whole, so that unseen classes can be
+scored as anomalies).
 """
 
 import numpy as np
 
+from kerasae.data import reader
 from kerasae.errors import ConfigError
 from kerasae.errors import DataError
 
-
-def choose_splits(source, validation_fraction, train_classes, seed):
-    """Returns the `(train, validation, test)` splits of a source.
-
-    Args:
-        source: a `Source` of raw arrays.
-        validation_fraction: share of the training examples held out when
-            the source has no validation split, in [0, 1). With 0 the test
-            split doubles as validation.
-        train_classes: labels to keep in train and validation; () keeps all.
-        seed: seeds the held-out permutation.
-
-    Returns:
-        Three `Split`s of raw arrays; test is None when the source has none.
-
-    Raises:
-        ConfigError: `validation_fraction` outside [0, 1).
-        DataError: too few examples to hold any out, no split to validate
-            on, `train_classes` without labels or naming an absent class.
-    """
-    if not 0 <= validation_fraction < 1:
-        raise ConfigError(
-            f"--validation_fraction={validation_fraction}: must be in [0, 1)")
-    train, validation, test = source.train, source.validation, source.test
-    if train_classes:
-        train = filter_classes(train, train_classes, source.name, "training")
-        if validation is not None:
-            validation = filter_classes(
-                validation, train_classes, source.name, "validation")
-    if validation is None:
-        if validation_fraction > 0:
-            train, validation = hold_out(
-                train, validation_fraction, seed, source.name)
-        elif test is not None:
-            validation = test
-            if train_classes:
-                validation = filter_classes(
-                    validation, train_classes, source.name, "test")
-        else:
-            raise DataError(
-                f"--validation_fraction=0 but {source.name} has no test "
-                "split to validate on: use a fraction above 0, e.g. 0.1")
-    return train, validation, test
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def hold_out(split, fraction, seed, name):
-    """Splits off a random `fraction` of `split` as validation.
+def splitmix64(z):
+    """The splitmix64 finalizer of a uint64 array: a well-mixed hash."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(z, np.uint64) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
-    At least one example goes to each side. Both sides keep the source's
-    order (training shuffles anyway, and ordered splits are easier to
-    inspect).
 
-    Args:
-        split: the training examples.
-        fraction: share to hold out, in (0, 1).
-        seed: seeds the permutation.
-        name: the source's name, for errors.
-
-    Returns:
-        `(train, validation)`.
+def held_out(keys, seed, fraction, name):
+    """bool per key: held out for validation (see the module docstring).
 
     Raises:
         DataError: fewer than 2 examples.
     """
-    n = len(split)
+    n = len(keys)
     if n < 2:
         raise DataError(
             f"{name}: {n} training example(s) are too few to hold out a "
             f"validation split (--validation_fraction={fraction}): need at "
             "least 2")
-    n_validation = min(max(int(round(n * fraction)), 1), n - 1)
-    permutation = np.random.default_rng(seed).permutation(n)
-    held_out = np.zeros(n, dtype=bool)
-    held_out[permutation[:n_validation]] = True
-    return split.take(~held_out), split.take(held_out)
+    count = min(max(int(round(n * fraction)), 1), n - 1)
+    mixed = splitmix64(np.asarray(keys, np.uint64)
+                       ^ splitmix64(np.uint64(seed % 2**64)))
+    chosen = np.zeros(n, bool)
+    chosen[np.argsort(mixed, kind="stable")[:count]] = True
+    return chosen
 
 
-def filter_classes(split, classes, name, split_name):
-    """Keeps only the examples whose label is in `classes`.
+def choose(source, fraction, classes, seed):
+    """The examples of each split, as `(part, indices)` pairs.
 
     Args:
-        split: a `Split` with labels.
-        classes: class indices to keep.
-        name: the source's name, for errors.
-        split_name: `training`, `validation` or `test`, for errors.
+        source: a `kerasae.data.reader.Reader`.
+        fraction: `--validation_fraction`, in [0, 1).
+        classes: `--train_classes` (ints); () keeps every label.
+        seed: the run's seed.
 
     Returns:
-        The filtered `Split`.
+        `{"train": (part, indices), "validation": ..., "test": ... or
+        None}`; indices are sorted int64 indices into the part.
 
     Raises:
-        DataError: the split has no labels, or lacks one of `classes`.
+        ConfigError: `fraction` outside [0, 1).
+        DataError: too few examples, no split to validate on, or
+            `--train_classes` without labels or naming an absent class.
     """
-    if split.y is None:
+    if not 0 <= fraction < 1:
+        raise ConfigError(
+            f"--validation_fraction={fraction}: must be in [0, 1)")
+    info = source.info
+    parts = info.parts
+
+    def every(part):
+        return part, np.arange(parts[part], dtype=np.int64)
+
+    def kept(part, indices, where):
+        if not classes:
+            return part, indices
+        labels = source.labels(part)
+        if labels is None:
+            raise reader.no_labels("--train_classes", info.name)
+        if where == "training":
+            reader.check_classes(classes, labels, info.name)
+        return part, indices[np.isin(labels[indices], classes)]
+
+    train = every(reader.TRAIN)
+    test = every(reader.TEST) if reader.TEST in parts else None
+    if reader.VALIDATION in parts:
+        validation = every(reader.VALIDATION)
+    elif fraction > 0:
+        held = held_out(source.keys(reader.TRAIN), seed, fraction, info.name)
+        train = (reader.TRAIN, np.flatnonzero(~held))
+        validation = (reader.TRAIN, np.flatnonzero(held))
+    elif test is not None:
+        validation = test
+    else:
         raise DataError(
-            f"--train_classes needs labels, but {name} has none (give a "
-            "label column, a 'y' array, or one subfolder per class)")
-    classes = np.asarray([int(c) for c in classes], dtype=np.int64)
-    present = np.unique(split.y)
-    absent = np.setdiff1d(classes, present)
-    if len(absent):
-        shown = ", ".join(str(c) for c in present[:20])
-        more = ", ..." if len(present) > 20 else ""
-        raise DataError(
-            f"--train_classes: class {absent[0]} is absent from the "
-            f"{split_name} data of {name} (classes present: {shown}{more})")
-    return split.take(np.isin(split.y, classes))
+            f"--validation_fraction=0 but {info.name} has no test split to "
+            "validate on: use a fraction above 0, e.g. 0.1")
+    return {"train": kept(*train, "training"),
+            "validation": kept(*validation, "validation"), "test": test}

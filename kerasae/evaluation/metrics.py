@@ -26,7 +26,6 @@ from kerasae import run
 from kerasae import workdir as wd
 from kerasae.config import option
 from kerasae.data import binarize as binarize_mod
-from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
@@ -388,7 +387,7 @@ def _evaluate_run(workdir, options):
             data_config, test_dataset=options.test_dataset)
     bundle = kae_data.load(data_config, seed=config.train.seed)
     # A streamed run is judged on a bounded sample of each split.
-    bundle = streaming.sample_bundle(bundle, config.data.sample_size)
+    bundle = bundle.sample(config.data.sample_size)
     if series_scores.is_series(bundle):  # issue 14: scores per time step
         return _merge(workdir, metrics, series_scores.run(
             model, bundle, options, workdir))
@@ -407,7 +406,7 @@ def _evaluate_run(workdir, options):
         new["plots"] = plots.plot_run(
             model, bundle, workdir, scores, threshold, labels,
             score_name=new.get("anomaly", {}).get("score", ""))
-    sampled = streaming.sample_size(bundle)
+    sampled = bundle.sampled
     if sampled is not None:
         for key in ("evaluation", "anomaly"):
             if key in new:

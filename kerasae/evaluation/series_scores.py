@@ -36,6 +36,7 @@ import os
 import numpy as np
 
 from kerasae import workdir as wd
+from kerasae.data.series import SERIES
 from kerasae.data.series import Windows
 from kerasae.data.series import all_normal
 from kerasae.data.series import window_starts
@@ -52,7 +53,7 @@ STEP_SCORE = ("score of the window of the last N steps ending at the step "
 
 def is_series(bundle):
     """True when `bundle` holds series windows (`--window`)."""
-    return isinstance(bundle.train.x, Windows)
+    return bundle.kind == SERIES
 
 
 def every_window(windows):

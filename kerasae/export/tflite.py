@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import data as kae_data
-from kerasae.data import streaming
 from kerasae.errors import ExportError
 from kerasae.errors import KerasaeError
 from kerasae.export import endpoints as kae_endpoints
@@ -66,9 +65,7 @@ def calibration_inputs(config, model, preprocessing,
         raise ExportError(
             f"--quantize=int8 calibrates on the training data, which cannot "
             f"be loaded: {error}") from None
-    train = bundle.train
-    if streaming.is_streaming(bundle):
-        train = train.sample(count)  # never the whole streamed split
+    train = bundle.train.sample(count)  # never a whole streamed split
     x, y = train.x[:count], train.y
     labels = np.zeros(0, np.int32) if y is None else \
         y[:count].astype(np.int32)

@@ -191,3 +191,23 @@ class RestoreOnlyBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_end(self, logs=None):
         pass
+
+
+def worker_shard(strategy):
+    """`(workers, index)` of this worker under `MultiWorkerMirroredStrategy`,
+    or None for a single worker (every strategy but multi-worker).
+
+    Workers are numbered as TensorFlow numbers them: the chief (if any)
+    first, then `worker` 0, 1, ...
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return None
+    spec = resolver.cluster_spec().as_dict()
+    chiefs = len(spec.get("chief", ()))
+    workers = chiefs + len(spec.get("worker", ()))
+    if workers <= 1:
+        return None
+    task_type, task_id = resolver.task_type, int(resolver.task_id or 0)
+    index = task_id if task_type == "chief" else chiefs + task_id
+    return workers, index

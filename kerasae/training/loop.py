@@ -31,9 +31,7 @@ from kerasae import models
 from kerasae import run
 from kerasae import run_state
 from kerasae import workdir as wd
-from kerasae.data import arrays as kae_arrays
-from kerasae.data import binarize
-from kerasae.data import streaming
+from kerasae.data import tables
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
 from kerasae.evaluation import prior_match
@@ -44,7 +42,6 @@ from kerasae.training import distribute
 from kerasae.training import optimizers
 from kerasae.training import precision as kae_precision
 from kerasae.training import schedules
-from kerasae.training import streamed as streamed_run
 from kerasae.training import threads as kae_threads
 
 
@@ -79,9 +76,7 @@ def resolve(config, bundle):
         num_classes=int(bundle.num_classes),
     )
     # config.json records the path the data took (`--data_path=auto`).
-    data = dataclasses.replace(
-        config.data, data_path=streaming.STREAM
-        if streaming.is_streaming(bundle) else streaming.MEMORY)
+    data = dataclasses.replace(config.data, data_path=bundle.data_path)
     return dataclasses.replace(config, model=model, data=data)
 
 
@@ -98,7 +93,7 @@ def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
             one line per epoch otherwise (logs stay readable).
         data: data held in memory instead of `config.data.dataset`: an
             array, an `(x, y)` pair or a batched `tf.data.Dataset`
-            (`kerasae.data.arrays.from_memory`). It is kept in the workdir
+            (`kerasae.data.tables.from_memory`). It is kept in the workdir
             (`data.npz`), so the run resumes, evaluates and exports
             without it; `config.data.dataset` becomes `<arrays>`.
 
@@ -130,8 +125,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     # TFDS dataset's comes from its metadata (loading it starts it).
     bundle = source = arrays = None
     if data is not None:
-        arrays = kae_arrays.from_memory(data)
-        source = kae_arrays.memory_source(*arrays)
+        source, arrays = tables.from_memory(data)
         config = dataclasses.replace(config, data=dataclasses.replace(
             config.data, dataset=kae_data.ARRAYS))
     if not kae_data.is_tfds_name(config.data.dataset):
@@ -179,14 +173,13 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     with strategy.scope():
         model = build_for_training(config, precision)
         if config.model.output_bias == "data_mean":
-            schedules.initialize_output_bias(model, bundle.train.x)
+            schedules.initialize_output_bias(model, bundle.train_mean())
     # Where each epoch's batches start, set as the epoch begins: the data
-    # order is a function of (seed, epoch), so a resumed run replays it.
-    # (A streamed split is read in its files' order through a shuffle
-    # buffer; it has no position.)
+    # order is a function of (seed, epoch) on both paths, so a resumed run
+    # replays it.
     position = tf.Variable(0, dtype=tf.int64, trainable=False)
     train_ds, val_ds = datasets(model, bundle, t, replicas, position,
-                                shard=streaming.worker_shard(strategy))
+                                shard=distribute.worker_shard(strategy))
     cardinality = int(train_ds.cardinality())
     steps = t.steps_per_epoch or (cardinality if cardinality > 0 else None)
     if verbose is None:
@@ -347,40 +340,28 @@ def datasets(model, bundle, train_config, replicas, position=None,
     """Training and validation `tf.data` pipelines for `model`.
 
     `position`: the int64 variable that says where the training batches
-    start (`kerasae.data.make_dataset`); None: at the start. `shard`
-    (`(workers, index)`, from `streaming.worker_shard`) makes a streamed
-    training split read only this worker's files.
+    start (`kerasae.data.Split.dataset`); None: at the start. `shard`
+    (`(workers, index)`, from `distribute.worker_shard`) makes a streamed
+    training split read only this worker's share.
     """
     labels = model.uses_labels
-    train = bundle.train
-    if labels and train.y is None:
+    train, t = bundle.train, train_config
+    if labels and not train.has_labels:
         raise ConfigError(
             f"--model={model.config.name} with labels needs a labelled "
             "dataset (a TFDS label, a --label_column, or class subfolders)")
-    if streaming.is_streaming(bundle):
-        return streamed_run.datasets(bundle, train_config, labels,
-                                     replicas > 1, shard)
     # Several replicas need equal shares of every batch, so the last,
     # smaller batch of an epoch is dropped there.
     drop = replicas > 1
-    if drop and len(train.x) < train_config.batch_size:
+    if drop and len(train) < t.batch_size:
         raise ConfigError(
-            f"--batch_size={train_config.batch_size} is larger than the "
-            f"{len(train.x)} training examples; use a smaller batch")
-    train_ds = kae_data.make_dataset(
-        train.x, train.y if labels else None,
-        batch_size=train_config.batch_size, shuffle=True,
-        seed=train_config.seed,
-        repeat=train_config.steps_per_epoch is not None,
-        drop_remainder=drop, position=position)
-    if bundle.binarize == "dynamic":
-        # Fresh Bernoulli pixels every time an example is used.
-        train_ds = train_ds.apply(binarize.dynamic_binarizer(
-            train_config.seed, position)).prefetch(2)
-    val = bundle.validation
-    val_ds = kae_data.make_dataset(
-        val.x, val.y if labels else None,
-        batch_size=train_config.batch_size)
+            f"--batch_size={t.batch_size} is larger than the {len(train)} "
+            "training examples; use a smaller batch")
+    train_ds = train.dataset(
+        t.batch_size, labels=labels, shuffle=True, seed=t.seed,
+        repeat=t.steps_per_epoch is not None, drop_remainder=drop,
+        position=position, shard=shard)
+    val_ds = bundle.validation.dataset(t.batch_size, labels=labels)
     return train_ds, val_ds
 
 
@@ -412,33 +393,44 @@ def save_model(model, target):
 
 
 def evaluate(model, config, bundle, batch_size):
-    """Final metrics on the test split, or validation when there is none.
+    """Final metrics on the test split, or validation when there is none,
+    in one pass over it (in memory or streamed).
 
     Returns:
         `{"model", "dataset", "epochs", "eval_split", <split>: {...}}`;
         `mse` is per element in model space ([0, 1] pixels, standardized
         features), `mse_raw` per element in the data's original units.
     """
-    if streaming.is_streaming(bundle):
-        return streamed_run.evaluate(model, config, bundle, batch_size)
     split = bundle.eval_split
     labels = model.uses_labels
-    ds = kae_data.make_dataset(
-        split.x, split.y if labels else None, batch_size=batch_size)
-    results = model.evaluate(ds, verbose=0, return_dict=True)
+    results = model.evaluate(split.dataset(batch_size, labels=labels),
+                             verbose=0, return_dict=True)
     results = {k: float(v) for k, v in results.items()}
-    reconstruction = model.predict(
-        kae_data.make_dataset(split.x, batch_size=batch_size), verbose=0) \
-        if not labels else None
-    if reconstruction is not None:
-        pre = bundle.preprocessing
-        raw_error = pre.invert(reconstruction) - pre.invert(split.x)
-        results["mse_raw"] = float(np.mean(np.square(raw_error)))
+    if not labels:
+        results["mse_raw"] = raw_squared_error(
+            model, split, bundle.preprocessing, batch_size)
     # The adversarial autoencoder's prior-match statistics, the GAN's
-    # sample MMD.
-    results.update(prior_match.model_metrics(model, split.x, split.y))
-    return wd.metrics_record(config, bundle.eval_split_name, len(split.x),
-                             results)
+    # sample MMD, on a bounded sample of a streamed split.
+    sample = split.sample(config.data.sample_size)
+    results.update(prior_match.model_metrics(model, sample.x, sample.y))
+    if sample is not split and model.uses_prior:
+        results["sample_size"] = len(sample)
+    return wd.metrics_record(config, bundle.eval_split_name, len(split),
+                             results, data_path=bundle.data_path)
+
+
+def raw_squared_error(model, split, preprocessing, batch_size):
+    """Mean squared reconstruction error in raw units, in one pass."""
+    total, elements = 0.0, 0
+    for x in split.dataset(batch_size).as_numpy_iterator():
+        # A local call: `predict_on_batch` under a multi-worker strategy
+        # would gather every worker's batch.
+        reconstruction = np.asarray(model(x, training=False))
+        error = preprocessing.invert(reconstruction) - \
+            preprocessing.invert(x)
+        total += float(np.sum(np.square(error, dtype=np.float64)))
+        elements += error.size
+    return total / max(elements, 1)
 
 
 def print_summary(workdir, metrics):

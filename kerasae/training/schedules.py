@@ -78,8 +78,9 @@ class KLWarmup(keras.callbacks.Callback):
         self._set()
 
 
-def initialize_output_bias(model, train_x):
-    """Sets the decoder's output bias to logit(mean of `train_x`).
+def initialize_output_bias(model, mean):
+    """Sets the decoder's output bias to logit(`mean`), the training
+    examples' mean per element (`DataBundle.train_mean`).
 
     The mean is taken per output element when the last layer has one bias
     per element (dense decoders), per channel otherwise (convolutions).
@@ -88,14 +89,13 @@ def initialize_output_bias(model, train_x):
     Args:
         model: a model with a `decoder` whose last biased layer is the
             output.
-        train_x: the training examples in [0, 1].
+        mean: the mean of each element of an example, in [0, 1].
     """
     layer = [lay for lay in model.decoder.layers
              if getattr(lay, "bias", None) is not None][-1]
     size = int(np.prod(layer.bias.shape))
-    x = np.asarray(train_x, np.float64)
-    mean = x.reshape(len(x), -1).mean(axis=0)
-    if mean.size != size:
-        mean = x.reshape(-1, size).mean(axis=0)
+    mean = np.asarray(mean, np.float64).reshape(-1)
+    if mean.size != size:  # one bias per channel: each channel's mean
+        mean = mean.reshape(-1, size).mean(axis=0)
     mean = np.clip(mean, 1e-3, 1 - 1e-3)
     layer.bias.assign(np.log(mean / (1 - mean)).astype("float32"))

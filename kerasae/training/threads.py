@@ -114,8 +114,8 @@ def input_size_before_loading(data_config):
     if not loader.is_tfds_name(data_config.dataset):
         return None
     try:
-        from kerasae.data import tfds_source
-        shape = tfds_source.image_shape(data_config.dataset,
+        from kerasae.data import tfds_reader
+        shape = tfds_reader.image_shape(data_config.dataset,
                                         data_config.data_dir)
     except Exception:  # the real load reports a bad name properly
         return None
