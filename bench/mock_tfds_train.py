@@ -24,7 +24,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 import train  # noqa: E402
-from kerasae.data import tfds_source  # noqa: E402
+from kerasae.data import tfds_reader  # noqa: E402
 
 flags.DEFINE_integer("mock_examples", 20_000, "Examples per mock split.")
 flags.DEFINE_integer("mock_eval_examples", 2_000,
@@ -54,7 +54,7 @@ def as_dataset(builder, split, decoders=None, read_config=None, **kwargs):
 
 def main(argv):
     # mock_data "downloads" for free; the offline probe would refuse.
-    tfds_source.network_reachable = lambda *args, **kwargs: True
+    tfds_reader.network_reachable = lambda *args, **kwargs: True
     with tfds.testing.mock_data(as_dataset_fn=as_dataset,
                                 data_dir=flags.FLAGS.mock_dir):
         train.main(argv)

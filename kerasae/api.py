@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import lock
-from kerasae import run as kae_run
 from kerasae import workdir as wd
 from kerasae.errors import KerasaeError
 from kerasae.export import endpoints as kae_endpoints
@@ -84,7 +83,7 @@ class Run:
         # A reader, like export: a workdir being written is refused.
         with lock.reading(workdir):
             self.config, self.model, self.preprocessing = \
-                kae_run.load_run(workdir)
+                wd.load_run(workdir)
             self.metrics = wd.read_json(workdir, wd.METRICS)
             scoring = saved_model.read_scoring(workdir, self.model)
         self.threshold = None if scoring is None else scoring["threshold"]

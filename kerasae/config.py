@@ -446,7 +446,7 @@ def validate(config):
             f"--validation_fraction={d.validation_fraction}: must be in [0, 1)"
         )
     _validate_series(d)
-    _validate_issue16(m, d, t)
+    _validate_likelihood_options(m, d, t)
     _choice("--data_path", d.data_path, DATA_PATHS)
     _positive("--in_memory_limit_mb", d.in_memory_limit_mb)
     _positive("--sample_size", d.sample_size)
@@ -466,7 +466,7 @@ def validate(config):
         )
 
 
-def _validate_issue16(m, d, t):
+def _validate_likelihood_options(m, d, t):
     _choice("--binarize", d.binarize, ("none", "static", "dynamic"))
     _choice("--output_bias", m.output_bias, ("zeros", "data_mean"))
     _choice("--lr_schedule", t.lr_schedule, ("constant", "iwae"))
@@ -505,6 +505,10 @@ def _validate_series(d):
     if d.window_stride < 1:
         raise ConfigError(
             f"--window_stride={d.window_stride}: must be 1 or more")
+    if d.window is not None and d.data_path == "stream":
+        raise ConfigError(
+            "--window reads the series into memory once and gathers its "
+            "windows on the fly: drop --data_path=stream")
     if d.window is None:
         for flag, value in (("time_column", d.time_column),
                             ("feature_columns", d.feature_columns),

@@ -2,11 +2,16 @@
 
 A workdir holds one run: `config.json` (the resolved `Config`),
 `preprocessing.json` (raw -> model-space map), `backup/` (the state a
-killed run resumes from, `kerasae.run_state`), `checkpoints/` (the last
+killed run resumes from, `kerasae.training.resume`), `checkpoints/` (the last
 few epochs' weights and the best), `logs/` (TensorBoard), `history.csv`,
 `model.keras` and `metrics.json`; evaluation adds `threshold.json` and
 `plots/`. Re-running the same command resumes; a different config is
 refused. `.lock` (`kerasae.lock`) marks the one process writing it.
+
+Evaluation, export and `kerasae.load` read a finished run back through
+`load_run`, so none of them imports training. A run trained on arrays
+passed from Python keeps them here (`data.npz`); `data_config` points the
+data loader at them.
 
 Every reader of a workdir goes through the functions here (`read_json`,
 `read_config`, `read_preprocessing`, `load_model`, `check_weights`), so a
@@ -14,6 +19,7 @@ damaged or foreign file is refused with one line that names it and says
 what to do, never a traceback from deep inside Keras or HDF5.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -33,8 +39,9 @@ LOGS = "logs"
 THRESHOLD = "threshold.json"  # written by `kerasae.evaluate`
 PLOTS = "plots"  # written by `kerasae.evaluate`
 # Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
-# export and resuming.
+# export and resuming, and the `--dataset` such a run records.
 ARRAYS = "data.npz"
+ARRAYS_DATASET = "<arrays>"
 # Everything a run and its evaluation write; `--overwrite` removes exactly
 # these (and their `.tmp` leftovers), never the lock file `.lock`.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
@@ -323,3 +330,42 @@ def metrics_record(config, split, examples, results, **extra):
         **extra,
         split: results,
     }
+
+
+def load_run(workdir):
+    """Loads a finished run: (config, model, preprocessing).
+
+    Raises:
+        WorkdirError: `workdir` holds no trained model, or a damaged or
+            foreign config.json, model.keras or preprocessing.json.
+    """
+    if not os.path.exists(path(workdir, CONFIG)) or \
+            not os.path.exists(path(workdir, MODEL)):
+        raise WorkdirError(
+            f"--workdir={workdir} holds no trained model (no config.json "
+            "and model.keras); run train.py with this --workdir first")
+    config = read_config(workdir)
+    pre = read_preprocessing(workdir)
+    if pre is None:
+        raise WorkdirError(f"{path(workdir, PREPROCESSING)} is missing; "
+                           f"{FIXES[PREPROCESSING]}")
+    return config, load_model(workdir), pre
+
+
+def data_config(config, workdir):
+    """`config.data` with a run's kept arrays (`data.npz`) as its dataset;
+    other datasets are returned unchanged.
+
+    Raises:
+        WorkdirError: the run was trained on arrays and `data.npz` is gone.
+    """
+    data = config.data
+    if data.dataset != ARRAYS_DATASET:
+        return data
+    kept = path(workdir, ARRAYS)
+    if not os.path.exists(kept):
+        raise WorkdirError(
+            f"{workdir} was trained on arrays passed from Python, kept in "
+            f"{kept}, which is missing: train again with "
+            "kerasae.train(config, workdir, data=...)")
+    return dataclasses.replace(data, dataset=kept)

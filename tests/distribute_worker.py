@@ -271,16 +271,16 @@ def stream_worker_run(data, workdir):
     training pipeline was built for."""
     import dataclasses
 
-    from kerasae.data import streaming
+    from kerasae.data.split import Split
     shards = []
-    build = streaming.StreamSplit.dataset
+    build = Split.dataset
 
     def recording(self, *args, **kwargs):
-        if self.name == "train" and kwargs.get("shuffle"):
+        if kwargs.get("shuffle"):  # the training pipeline
             shards.append(kwargs.get("shard"))
         return build(self, *args, **kwargs)
 
-    streaming.StreamSplit.dataset = recording
+    Split.dataset = recording
     config = tiny_config(data, "ae", epochs=2,
                          strategy="multi_worker_mirrored")
     config = dataclasses.replace(config, data=dataclasses.replace(

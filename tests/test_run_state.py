@@ -171,8 +171,8 @@ def test_history_is_cut_back_to_the_backup(tmp_path):
     workdir = str(tmp_path)
     with open(os.path.join(workdir, wd.HISTORY), "w") as handle:
         handle.write("epoch,loss\n0,1.5\n1,1.2\n2,1.1\n3,1.")
-    from kerasae import run_state
-    run_state.trim_history(workdir, 2)
+    from kerasae.training import resume
+    resume.trim_history(workdir, 2)
     assert history_epochs(workdir) == [0, 1]
 
 

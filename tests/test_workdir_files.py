@@ -1,6 +1,6 @@
 """Damaged or foreign files in a workdir: each command that reads one
 refuses it with one line naming the file and what to do, and writes
-nothing (`kerasae.workdir`, `kerasae.run_state`)."""
+nothing (`kerasae.workdir`, `kerasae.training.resume`)."""
 
 import json
 import os

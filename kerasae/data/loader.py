@@ -29,12 +29,13 @@ from kerasae.data import splits
 from kerasae.data.bundle import DataBundle
 from kerasae.data.split import Split
 from kerasae.errors import DataError
+from kerasae.workdir import ARRAYS_DATASET
 
 MEMORY, STREAM, AUTO = "memory", "stream", "auto"
 DATA_PATHS = (AUTO, MEMORY, STREAM)
 # The `--dataset` of a run trained on arrays passed from Python; the
 # arrays are kept in its workdir (`kerasae.workdir.data_config`).
-ARRAYS = "<arrays>"
+ARRAYS = ARRAYS_DATASET
 _FILES = (".csv", ".npz", ".npy")
 
 

@@ -172,10 +172,10 @@ class Split:
             if shard is not None:
                 ds = ds.shard(*shard)
             if shuffle:
-                buffer = max(1, min(_SHUFFLE_EXAMPLES, _SHUFFLE_BYTES //
-                                    source.info.example_bytes()))
-                ds = ds.shuffle(buffer, seed=tf.cast(
-                    seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64))
+                ds = _block_shuffle(ds, max(1, min(
+                    _SHUFFLE_EXAMPLES,
+                    _SHUFFLE_BYTES // source.info.example_bytes())),
+                    seed, epoch)
         if shard is not None:
             # Equal shares: a worker with one batch more than the others
             # would wait for them forever at the end of the epoch.
@@ -238,3 +238,18 @@ class Split:
                 tf.data.experimental.AutoShardPolicy.OFF
         return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE) \
             .prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _block_shuffle(ds, block, seed, epoch):
+    """`ds` shuffled within consecutive blocks of `block` examples, each
+    block's permutation a function of `(seed, epoch, block number)`: a
+    shuffle buffer's reach, repeatable from the epoch alone."""
+    seed = tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch, tf.int64)
+
+    def permute(number, batch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(tf.shape(batch[0])[0]), seed=tf.stack([seed, number]))
+        return tuple(tf.gather(part, order) for part in batch)
+
+    return ds.batch(block).enumerate().map(
+        lambda number, batch: permute(number, batch)).unbatch()

@@ -22,7 +22,6 @@ import numpy as np
 
 from kerasae import data as kae_data
 from kerasae import lock
-from kerasae import run
 from kerasae import workdir as wd
 from kerasae.config import option
 from kerasae.data import binarize as binarize_mod
@@ -378,10 +377,10 @@ def _evaluate_run(workdir, options):
     """`evaluate_run` under the workdir's lock."""
     from kerasae.evaluation import plots  # matplotlib is only needed here
 
-    config, model, _ = run.load_run(workdir)
+    config, model, _ = wd.load_run(workdir)
     # Read before anything is written: a damaged file refuses the run.
     metrics = wd.read_json(workdir, wd.METRICS) or {}
-    data_config = run.data_config(config, workdir)
+    data_config = wd.data_config(config, workdir)
     if options.test_dataset:
         data_config = dataclasses.replace(
             data_config, test_dataset=options.test_dataset)

@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae import lock
-from kerasae import run
 from kerasae import workdir as wd
 from kerasae.errors import ConfigError
 from kerasae.errors import ExportError
@@ -200,7 +199,7 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
 def _export(workdir, export_dir, formats, quantize, name, version,
             overwrite):
     """`export` under the workdir's shared lock."""
-    config, model, pre = run.load_run(workdir)
+    config, model, pre = wd.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
         "score": score_name(model), "threshold": None, "params": None}
     name = name or config.model.name
@@ -235,7 +234,7 @@ def _export(workdir, export_dir, formats, quantize, name, version,
             # arrays kept them in its workdir).
             files = tflite.export_tflite(
                 dataclasses.replace(
-                    config, data=run.data_config(config, workdir)),
+                    config, data=wd.data_config(config, workdir)),
                 model, pre, built["tflite"], quantize,
                 os.path.join(scratch, "source"))
         for key, folder in built.items():

@@ -2,10 +2,10 @@
 
 `train(config)` is what `train.py` calls. It resolves the data-dependent
 fields of the config, refuses a workdir that holds another run, resumes an
-interrupted one (`kerasae.run_state.Backup`), and writes `model.keras`,
+interrupted one (`kerasae.resume.Backup`), and writes `model.keras`,
 `metrics.json` and a one-screen summary. One process writes a workdir at
 a time (`kerasae.lock`); a killed run resumes with the numbers of an
-uninterrupted one (`kerasae.run_state`).
+uninterrupted one (`kerasae.training.resume`).
 
 Under `MultiWorkerMirroredStrategy` every worker runs `train`; only the
 chief writes the workdir, and the others restore from it, so a resumed
@@ -28,19 +28,17 @@ from kerasae import config as kae_config
 from kerasae import data as kae_data
 from kerasae import lock
 from kerasae import models
-from kerasae import run
-from kerasae import run_state
 from kerasae import workdir as wd
 from kerasae.data import tables
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
-from kerasae.evaluation import prior_match
 from kerasae.models import adversarial
-from kerasae.models import replicas
+from kerasae.training import build
 from kerasae.training import describe
 from kerasae.training import distribute
-from kerasae.training import optimizers
+from kerasae.training import final_metrics
 from kerasae.training import precision as kae_precision
+from kerasae.training import resume
 from kerasae.training import schedules
 from kerasae.training import threads as kae_threads
 
@@ -130,7 +128,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
             config.data, dataset=kae_data.ARRAYS))
     if not kae_data.is_tfds_name(config.data.dataset):
         bundle = kae_data.load(
-            config.data if source else run.data_config(config, workdir),
+            config.data if source else wd.data_config(config, workdir),
             seed=t.seed, source=source)
     input_size = None if bundle is None else math.prod(bundle.input_shape)
     pools = kae_threads.configure(config, precision, input_size)
@@ -157,21 +155,21 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         metrics = wd.read_json(workdir, wd.METRICS)
         print(f"{workdir} already holds this finished run; pass --overwrite "
               "to train it again.")
-        print_summary(workdir, metrics)
+        final_metrics.print_summary(workdir, metrics)
         return metrics
     # Checked before anything is written: a damaged backup or checkpoint
     # is refused, and history.csv is cut back to the backup's epochs.
-    resumed_at = run_state.check(workdir) if state == "resume" else 0
+    resumed_at = resume.check(workdir) if state == "resume" else 0
     if chief and arrays is not None:
         keep_arrays(workdir, *arrays)
     if chief:
         wd.write_json(workdir, wd.CONFIG, config.to_dict())
         wd.write_json(workdir, wd.PREPROCESSING,
                       bundle.preprocessing.to_dict())
-        run_state.trim_history(workdir, resumed_at)
+        resume.trim_history(workdir, resumed_at)
 
     with strategy.scope():
-        model = build_for_training(config, precision)
+        model = build.build_for_training(config, precision)
         if config.model.output_bias == "data_mean":
             schedules.initialize_output_bias(model, bundle.train_mean())
     # Where each epoch's batches start, set as the epoch begins: the data
@@ -191,7 +189,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         steps_per_epoch=t.steps_per_epoch,
         validation_data=val_ds,
         shuffle=False,  # the pipeline shuffles, seeded
-        callbacks=(([run_state.DataPosition(position, steps)] if steps
+        callbacks=(([resume.DataPosition(position, steps)] if steps
                     else [])
                    + standard_callbacks(workdir, chief, t.keep_checkpoints)
                    + schedules.callbacks(config, steps) + list(callbacks)),
@@ -201,11 +199,11 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     if precision != "float32":
         # What is saved, evaluated and exported is float32.
         with strategy.scope():
-            model = float32_copy(model, config)
+            model = build.float32_copy(model, config)
     if chief:
-        save_model(model, wd.path(workdir, wd.MODEL))
+        final_metrics.save_model(model, wd.path(workdir, wd.MODEL))
     # Every worker evaluates: the metrics are reduced across workers.
-    metrics = evaluate(model, config, bundle, t.batch_size)
+    metrics = final_metrics.evaluate(model, config, bundle, t.batch_size)
     metrics["built"] = describe.describe_model(model, config.model.arch)
     metrics["parameters"] = int(model.count_params())
     metrics["train_seconds"] = round(seconds, 1)
@@ -215,7 +213,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         wd.write_json(workdir, wd.METRICS, metrics)
         # Finished: model.keras and metrics.json replace the resume state.
         shutil.rmtree(wd.path(workdir, wd.BACKUP), ignore_errors=True)
-        print_summary(workdir, metrics)
+        final_metrics.print_summary(workdir, metrics)
     return metrics
 
 
@@ -247,92 +245,6 @@ def keep_arrays(workdir, x, y):
     temporary = target + ".tmp.npz"
     np.savez(temporary, **({"x": x} if y is None else {"x": x, "y": y}))
     os.replace(temporary, target)
-
-
-def build_for_training(config, precision="float32"):
-    """The model of `config`, built in `precision` and compiled to train.
-
-    Call it inside the strategy's scope.
-
-    Args:
-        config: a resolved `Config`.
-        precision: `float32` or `bfloat16`
-        (`kerasae.training.precision.resolve`).
-    """
-    with kae_precision.matmul_precision(precision):
-        model = models.build(config.model)
-    compile_model(model, config)
-    return model
-
-
-def float32_copy(model, config):
-    """A float32 model of `config` holding `model`'s weights.
-
-    The weights of a bfloat16-precision model are float32 already; only
-    its matmuls round their inputs, so the copy is exact. The optimizers'
-    state comes along, so `model.keras` holds it as it would otherwise.
-    Call it inside the strategy's scope.
-    """
-    copy = models.build(config.model)
-    compile_model(copy, config)
-    copy.set_weights(model.get_weights())
-    for source, target in zip(_optimizers(model), _optimizers(copy)):
-        if source.built and not target.built:
-            target.build(copy.trainable_variables)
-        for to, value in zip(target.variables, source.variables):
-            to.assign(value)
-    return copy
-
-
-def _optimizers(model):
-    """The model's optimizers (the adversarial models have several)."""
-    return [getattr(model, role) for role in model.optimizer_roles]
-
-
-def compile_model(model, config):
-    """Compiles `model` with the optimizers `config.train` asks for.
-
-    Call it inside the strategy's scope. Each role of the model's
-    `optimizer_roles` (the adversarial models have several) gets the
-    fused Adam at its `TrainConfig` learning rate.
-    """
-    t = config.train
-    if replicas.num_replicas() > 1 and t.steps_per_execution > 1:
-        # Keras 3 cannot run several steps per call under a multi-replica
-        # strategy ("You must feed a value for placeholder tensor",
-        # keras-team/keras#19246), so replicas take one step per call.
-        t = dataclasses.replace(t, steps_per_execution=1)
-    chosen = {}
-    for role, (rate, beta_1) in model.optimizer_roles.items():
-        # A role's own beta_1 (the adversarial updates' 0.5) wins over
-        # --adam_beta1; beta_2 and epsilon are the flags' for every role.
-        chosen[role] = optimizers.Adam(
-            getattr(t, rate),
-            beta_1=t.adam_beta1 if beta_1 is None else beta_1,
-            beta_2=t.adam_beta2, epsilon=t.adam_epsilon)
-    model.compile(
-        **chosen,
-        steps_per_execution=execution_steps(t),
-        jit_compile=t.jit_compile,
-    )
-
-
-def execution_steps(train_config):
-    """The steps per execution to compile with: at most
-    `steps_per_execution`, and a divisor of `steps_per_epoch` when set.
-
-    Keras 3.15 runs whole executions over a repeated dataset: with
-    `steps_per_epoch=5` and 20 steps per execution an "epoch" trains 20
-    steps, and with 25 it trains 40. A divisor keeps every epoch exact.
-    (An epoch that ends with its dataset, the default, is exact anyway:
-    its last execution stops at the end of the data.)
-    """
-    t = train_config
-    steps = t.steps_per_execution
-    if t.steps_per_epoch:
-        steps = max(d for d in range(1, min(steps, t.steps_per_epoch) + 1)
-                    if t.steps_per_epoch % d == 0)
-    return steps
 
 
 def datasets(model, bundle, train_config, replicas, position=None,
@@ -371,87 +283,15 @@ def standard_callbacks(workdir, chief=True, keep_checkpoints=3):
     A non-chief worker only restores the chief's backup: it writes nothing.
     The backup comes last: an epoch's history row and checkpoint are
     written before the backup that says the epoch is done
-    (`kerasae.run_state`).
+    (`kerasae.training.resume`).
     """
     if not chief:
-        return [run_state.Backup(workdir, write=False)]
-    kept = [run_state.RetainedCheckpoints(workdir, keep_checkpoints)] \
+        return [resume.Backup(workdir, write=False)]
+    kept = [resume.RetainedCheckpoints(workdir, keep_checkpoints)] \
         if keep_checkpoints else []
     return [
         keras.callbacks.TensorBoard(wd.path(workdir, wd.LOGS)),
         keras.callbacks.CSVLogger(wd.path(workdir, wd.HISTORY), append=True),
         *kept,
-        run_state.Backup(workdir),
+        resume.Backup(workdir),
     ]
-
-
-def save_model(model, target):
-    """Saves `model` to `target` atomically (a reader never sees half)."""
-    temporary = target + ".tmp.keras"
-    model.save(temporary)
-    os.replace(temporary, target)
-
-
-def evaluate(model, config, bundle, batch_size):
-    """Final metrics on the test split, or validation when there is none,
-    in one pass over it (in memory or streamed).
-
-    Returns:
-        `{"model", "dataset", "epochs", "eval_split", <split>: {...}}`;
-        `mse` is per element in model space ([0, 1] pixels, standardized
-        features), `mse_raw` per element in the data's original units.
-    """
-    split = bundle.eval_split
-    labels = model.uses_labels
-    results = model.evaluate(split.dataset(batch_size, labels=labels),
-                             verbose=0, return_dict=True)
-    results = {k: float(v) for k, v in results.items()}
-    if not labels:
-        results["mse_raw"] = raw_squared_error(
-            model, split, bundle.preprocessing, batch_size)
-    # The adversarial autoencoder's prior-match statistics, the GAN's
-    # sample MMD, on a bounded sample of a streamed split.
-    sample = split.sample(config.data.sample_size)
-    results.update(prior_match.model_metrics(model, sample.x, sample.y))
-    if sample is not split and model.uses_prior:
-        results["sample_size"] = len(sample)
-    return wd.metrics_record(config, bundle.eval_split_name, len(split),
-                             results, data_path=bundle.data_path)
-
-
-def raw_squared_error(model, split, preprocessing, batch_size):
-    """Mean squared reconstruction error in raw units, in one pass."""
-    total, elements = 0.0, 0
-    for x in split.dataset(batch_size).as_numpy_iterator():
-        # A local call: `predict_on_batch` under a multi-worker strategy
-        # would gather every worker's batch.
-        reconstruction = np.asarray(model(x, training=False))
-        error = preprocessing.invert(reconstruction) - \
-            preprocessing.invert(x)
-        total += float(np.sum(np.square(error, dtype=np.float64)))
-        elements += error.size
-    return total / max(elements, 1)
-
-
-def print_summary(workdir, metrics):
-    """Prints where the run's files are and its final metrics."""
-    split = metrics.get("eval_split", "test")
-    values = metrics.get(split, {})
-    shown = ", ".join(
-        f"{k}={v:.4g}" for k, v in sorted(values.items())
-        if isinstance(v, (int, float)) and math.isfinite(v))
-    precision = metrics.get("matmul_precision", "float32")
-    trained = "" if precision == "float32" else \
-        f", trained with {precision} matmuls"
-    print(f"\nkerasae: {metrics.get('model')} on {metrics.get('dataset')}, "
-          f"{metrics.get('epochs')} epochs{trained}")
-    if "built" in metrics:
-        print(f"  built:    {metrics['built']}, "
-              f"{metrics['parameters']:,} parameters")
-    print(f"  {split} metrics: {shown}")
-    print(f"  model:    {wd.path(workdir, wd.MODEL)}")
-    print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
-    print(f"  logs:     {wd.path(workdir, wd.LOGS)} "
-          f"(tensorboard --logdir {wd.path(workdir, wd.LOGS)})")
-    print(f"  disk:     {wd.human_size(wd.disk_usage(workdir))} in {workdir}")
-

@@ -15,8 +15,6 @@
 import keras
 import numpy as np
 
-from kerasae.errors import ConfigError
-
 IWAE_STAGES = 8
 _IWAE_EPOCHS = sum(3**i for i in range(IWAE_STAGES))  # 3280
 
@@ -38,7 +36,8 @@ def callbacks(config, steps_per_epoch):
 
     Args:
         config: a resolved `Config`.
-        steps_per_epoch: training steps in one epoch.
+        steps_per_epoch: training steps in one epoch (every split knows
+            its size, streamed or not).
     """
     t, m = config.train, config.model
     result = []
@@ -47,10 +46,6 @@ def callbacks(config, steps_per_epoch):
             lambda epoch, lr: iwae_learning_rate(epoch, t.epochs,
                                                  t.learning_rate)))
     if m.kl_warmup_epochs > 0:
-        if not steps_per_epoch:
-            raise ConfigError(
-                "--kl_warmup_epochs on streamed data needs --steps_per_epoch:"
-                " its batches per epoch are not known in advance")
         result.append(KLWarmup(m.kl_warmup_epochs * steps_per_epoch))
     return result
 

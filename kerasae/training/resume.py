@@ -8,6 +8,8 @@ uninterrupted run. Four things make sure of that:
   and optimizers) go to a new file `backup/epoch-NNNN.weights.h5`, then
   `backup/training_metadata.json`, which names that file, is replaced
   atomically. A kill at any point leaves the previous, complete state.
+  The metadata also holds the random generators' states (the VAE's
+  sampling noise), which Keras's weight files leave out.
   (Keras's `BackupAndRestore` overwrites one weights file and then the
   metadata: a kill between the two resumes one epoch's weights with
   another epoch's count.)
@@ -15,7 +17,7 @@ uninterrupted run. Four things make sure of that:
   so each epoch appears once however often the run was killed.
 - `DataPosition` tells the input pipeline which epoch starts, so the data
   order after a resume is the uninterrupted run's
-  (`kerasae.data.pipeline.make_dataset`'s `position`).
+  (`kerasae.data.Split.dataset`'s `position`), in memory or streamed.
 - `RetainedCheckpoints` keeps the last `keep` epochs' weights and the best
   by validation loss, written under a temporary name and renamed, so the
   disk a run uses stays bounded.
@@ -30,6 +32,7 @@ import os
 import re
 
 import keras
+import numpy as np
 
 from kerasae import workdir as wd
 
@@ -62,7 +65,9 @@ def read_backup(workdir):
         raise wd.damaged(target, f"names {os.path.basename(weights)}, "
                          "which is missing", wd.BACKUP)
     wd.check_weights(weights, wd.BACKUP)
-    return {"epoch": epoch, "weights": weights}
+    seeds = state.get("seeds", [])
+    return {"epoch": epoch, "weights": weights,
+            "seeds": seeds if isinstance(seeds, list) else []}
 
 
 def check(workdir):
@@ -104,6 +109,15 @@ class Backup(keras.callbacks.Callback):
             # The optimizer's slots must exist before they are loaded.
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(state["weights"])
+        # Keras's weight files leave out the random generators' states: a
+        # resumed VAE would draw other noise than an uninterrupted one.
+        # (In the model's order: their names depend on what the process
+        # built before.)
+        saved = state["seeds"]
+        variables = seed_states(self.model)
+        if len(saved) == len(variables):
+            for variable, value in zip(variables, saved):
+                variable.assign(value)
         self.model._initial_epoch = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -114,11 +128,20 @@ class Backup(keras.callbacks.Callback):
         self.model.save_weights(os.path.join(self.folder, name),
                                 overwrite=True)
         # The commit point: until this rename the old state stands.
+        seeds = [np.asarray(v.numpy()).tolist()
+                 for v in seed_states(self.model)]
         wd.write_json(self.workdir, os.path.join(wd.BACKUP, METADATA),
-                      {"epoch": epoch + 1, "batch": 0, "weights": name})
+                      {"epoch": epoch + 1, "batch": 0, "weights": name,
+                       "seeds": seeds})
         for other in os.listdir(self.folder):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.folder, other))
+
+
+def seed_states(model):
+    """The state variables of the model's random seed generators."""
+    return [v for v in model.variables
+            if v.path.endswith("seed_generator_state")]
 
 
 # ------------------------------------------------------- history.csv
