@@ -1,6 +1,8 @@
 """The model zoo: every family registers itself in `kerasae.registry.MODELS`.
 
-`build(model_config)` returns the registered model for `model_config.name`.
+`build(model_config)` returns the registered model for `model_config.name`:
+a `ConfiguredModel` (`kerasae.models.base`), an `Autoencoder` for every
+family but the GAN, which has no encoder.
 """
 
 from kerasae.models import adversarial  # noqa: F401  (registers aae)
@@ -9,6 +11,7 @@ from kerasae.models import gan  # noqa: F401
 from kerasae.models import vae  # noqa: F401
 from kerasae.models import vqvae  # noqa: F401
 from kerasae.models.base import Autoencoder
+from kerasae.models.base import ConfiguredModel
 from kerasae.registry import MODELS
 
 
@@ -19,7 +22,7 @@ def build(model_config):
         model_config: a resolved `ModelConfig` (input shape filled in).
 
     Returns:
-        A built `Autoencoder` subclass.
+        A `ConfiguredModel` subclass (an `Autoencoder` but for the GAN).
 
     Raises:
         ConfigError: unknown name, or an architecture the data cannot use.
@@ -27,4 +30,4 @@ def build(model_config):
     return MODELS.get(model_config.name)(model_config)
 
 
-__all__ = ["Autoencoder", "MODELS", "build"]
+__all__ = ["Autoencoder", "ConfiguredModel", "MODELS", "build"]
