@@ -87,11 +87,17 @@ def test_evaluation_bounds_are_conditional_and_ordered(cvae):
     _, model, pre = training.load_run(workdir)
     x = pre.apply(raw.astype(np.float32))
     # -log p_k(x|y) falls with k and lies below the -ELBO (Burda et al.
-    # 2016, Theorem 1), the labels reaching both networks.
+    # 2016, Theorem 1), the labels reaching both networks. On these blobs
+    # the posterior is nearly exact (the -ELBO is ~0.01 nats above the
+    # bound), so the order holds up to Monte Carlo noise of that size; a
+    # bound that dropped its log k or a label would be nats off. The
+    # strict order is checked on MNIST in test_likelihood.py.
     neg_elbo = metrics.negative_elbo(model, x, samples=20, labels=y).mean()
     nll = {k: -metrics.iwae_bound(model, x, k, labels=y).mean()
            for k in (5, 200)}
-    assert nll[200] < nll[5] < neg_elbo
+    noise = 0.03
+    assert nll[200] < nll[5] + noise and nll[5] < neg_elbo + noise
+    assert abs(nll[200] - neg_elbo) < 0.5
     # A wrong label makes the data less likely.
     wrong = -metrics.iwae_bound(model, x, 200, labels=(y + 1) % 3).mean()
     assert wrong > nll[200] + 1.0

@@ -11,9 +11,10 @@ from kerasae.data.bundle import DataBundle
 from kerasae.data.loader import ARRAYS
 from kerasae.data.loader import is_tfds_name
 from kerasae.data.loader import load
+from kerasae.data.loader import open_source
 from kerasae.data.pipeline import make_dataset
 from kerasae.data.preprocessing import Preprocessing
 from kerasae.data.split import Split
 
 __all__ = ["ARRAYS", "DataBundle", "Preprocessing", "Split", "is_tfds_name",
-           "load", "make_dataset"]
+           "load", "make_dataset", "open_source"]

@@ -118,19 +118,26 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     t = config.train
     keras.utils.set_random_seed(t.seed)
     precision = kae_precision.resolve(t.matmul_precision)
-    # The thread pools are fixed when TensorFlow's runtime starts. Files
-    # load without starting it, so their input size is known first; a
-    # TFDS dataset's comes from its metadata (loading it starts it).
-    bundle = source = arrays = None
+    # The thread pools and a multi-worker strategy are fixed when
+    # TensorFlow's runtime starts, and reading may start it (tf.data). A
+    # file's reader opens without it, so the input size is known first; a
+    # series loads with NumPy; a TFDS dataset's size comes from its
+    # metadata (`kerasae.threads`).
+    bundle = source = arrays = input_size = None
+    data_config = config.data
     if data is not None:
         source, arrays = tables.from_memory(data)
         config = dataclasses.replace(config, data=dataclasses.replace(
             config.data, dataset=kae_data.ARRAYS))
-    if not kae_data.is_tfds_name(config.data.dataset):
-        bundle = kae_data.load(
-            config.data if source else wd.data_config(config, workdir),
-            seed=t.seed, source=source)
-    input_size = None if bundle is None else math.prod(bundle.input_shape)
+        data_config = config.data
+    elif not kae_data.is_tfds_name(config.data.dataset):
+        data_config = wd.data_config(config, workdir)
+    if data_config.window is not None:
+        bundle = kae_data.load(data_config, seed=t.seed)
+        input_size = math.prod(bundle.input_shape)
+    elif not kae_data.is_tfds_name(data_config.dataset):
+        source = source or kae_data.open_source(data_config)
+        input_size = math.prod(source.info.shape)
     pools = kae_threads.configure(config, precision, input_size)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
     replicas = strategy.num_replicas_in_sync
@@ -142,7 +149,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     # Other workers of a multi-worker run compute but never write.
     chief = distribute.is_chief(strategy)
     if bundle is None:
-        bundle = kae_data.load(config.data, seed=t.seed)  # TFDS
+        bundle = kae_data.load(data_config, seed=t.seed, source=source)
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),
