@@ -4,9 +4,10 @@ A workdir holds one run: `config.json` (the resolved `Config`),
 `preprocessing.json` (raw -> model-space map), `backup/` (the state a
 killed run resumes from, `kerasae.run_state`), `checkpoints/` (the last
 few epochs' weights and the best), `logs/` (TensorBoard), `history.csv`,
-`model.keras` and `metrics.json`; evaluation adds `threshold.json` and
-`plots/`. Re-running the same command resumes; a different config is
-refused. `.lock` (`kerasae.lock`) marks the one process writing it.
+`model.keras` and `metrics.json`; evaluation adds `threshold.json`,
+`plots/` and `report.html`. Re-running the same command resumes; a
+different config is refused. `.lock` (`kerasae.lock`) marks the one
+process writing it.
 
 Every reader of a workdir goes through the functions here (`read_json`,
 `read_config`, `read_preprocessing`, `load_model`, `check_weights`), so a
@@ -32,13 +33,14 @@ CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 THRESHOLD = "threshold.json"  # written by `kerasae.evaluate`
 PLOTS = "plots"  # written by `kerasae.evaluate`
+REPORT = "report.html"  # written by `kerasae.evaluate`
 # Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
 # export and resuming.
 ARRAYS = "data.npz"
 # Everything a run and its evaluation write; `--overwrite` removes exactly
 # these (and their `.tmp` leftovers), never the lock file `.lock`.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
-           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS)
+           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS, REPORT)
 
 # What to do about a damaged file, by name: the end of the one-line error.
 _RETRAIN = "train again with --overwrite (or use another --workdir)"
