@@ -1,6 +1,6 @@
 """The conditional VAE (`--conditional`, Sohn et al. 2015): the label goes
 to the encoder and the decoder, samples are drawn per label, and every
-exported graph that encodes or decodes takes it (issue 16)."""
+exported graph that encodes or decodes takes it."""
 
 import json
 import os

@@ -1,6 +1,6 @@
 """The options that make the VAE's likelihoods comparable with the papers:
 binarized data, the IWAE objective, its learning-rate schedule and output
-bias, KL warm-up and free bits (issue 16)."""
+bias, KL warm-up and free bits."""
 
 import keras
 import numpy as np

@@ -394,7 +394,7 @@ def _evaluate_run(workdir, options):
     bundle = kae_data.load(data_config, seed=config.train.seed)
     # A streamed run is judged on a bounded sample of each split.
     bundle = streaming.sample_bundle(bundle, config.data.sample_size)
-    if series_scores.is_series(bundle):  # issue 14: scores per time step
+    if series_scores.is_series(bundle):  # a score per time step
         return _merge(workdir, metrics, series_scores.run(
             model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (
