@@ -36,7 +36,8 @@ from kerasae.errors import ExportError
 from kerasae.export import endpoints as kae_endpoints
 
 DEFAULT_OPSET = 17
-# tf2onnx converts from opset 13; the upper end is the installed onnx's.
+# tf2onnx converts from opset 13; the upper end is the newest opset both
+# tf2onnx (`OPSET_TO_IR_VERSION`) and the installed onnx know.
 MIN_OPSET = 13
 # Endpoint -> file name (the SavedModel's `serving_default` reconstructs).
 FILES = {"serving_default": "reconstruct", "encode": "encode",
@@ -69,14 +70,16 @@ def check_opset(opset):
     """Refuses an opset that tf2onnx or the installed onnx cannot write.
 
     Raises:
-        ExportError: `opset` is outside `MIN_OPSET`..the onnx maximum.
+        ExportError: `opset` is outside `MIN_OPSET`..the newest opset
+            tf2onnx and the installed onnx both support.
     """
-    _, onnx, _ = modules()
-    highest = onnx.defs.onnx_opset_version()
+    tf2onnx, onnx, _ = modules()
+    highest = min(onnx.defs.onnx_opset_version(),
+                  max(tf2onnx.constants.OPSET_TO_IR_VERSION))
     if not isinstance(opset, int) or not MIN_OPSET <= opset <= highest:
         raise ExportError(
             f"--onnx_opset={opset}: choose an opset from {MIN_OPSET} to "
-            f"{highest} (the installed onnx's newest)")
+            f"{highest} (the newest tf2onnx and onnx both write)")
 
 
 def _name_batch_axis(proto):
