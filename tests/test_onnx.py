@@ -25,6 +25,7 @@ from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.data import Preprocessing
+from kerasae.errors import ExportError
 from kerasae.evaluation import anomaly
 from kerasae.export import endpoints
 from kerasae.export import onnx_export
@@ -197,7 +198,7 @@ def test_unconvertible_endpoint_is_refused_before_writing(tmp_path,
         return dict(found, decode=(decode, found["decode"][1]))
 
     monkeypatch.setattr(endpoints, "endpoints", with_random_decode)
-    with pytest.raises(onnx_export.ExportError,
+    with pytest.raises(ExportError,
                        match="^the decode endpoint does not convert to ONNX "
                              "opset 17: no ONNX operator for TensorFlow's "
                              "StatelessRandom"):
@@ -216,7 +217,7 @@ def test_missing_extra_is_named(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tf2onnx)
-    with pytest.raises(onnx_export.ExportError) as error:
+    with pytest.raises(ExportError) as error:
         onnx_export.modules()
     assert str(error.value) == onnx_export.EXTRA
     assert "pip install -e \".[onnx]\"" in str(error.value)

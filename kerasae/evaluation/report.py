@@ -151,6 +151,12 @@ def _anomaly(workdir, metrics, threshold):
     if report.get("recall") is not None:
         sentence += (f", with precision {_number(report['precision'])} and "
                      f"recall {_number(report['recall'])} against the labels")
+    steps = report.get("rules", {}).get("calibrated", {})
+    if steps.get("recall_anomalous_steps") is not None:
+        recall, fpr = (100 * steps[k] for k in (
+            "recall_anomalous_steps", "fpr_normal_steps"))
+        sentence += (f", {recall:.1f}% of the labelled-anomalous steps and "
+                     f"{fpr:.2f}% of the normal ones")
     parts = ["<h2 id=\"anomaly\">Anomaly threshold</h2>",
              f"<p class=\"flag\">{sentence}.</p>"]
     if threshold is not None:
