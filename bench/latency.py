@@ -16,7 +16,8 @@ and batch 256 in each form a user can run them:
 - `tflite_float32`, `tflite_dynamic`, `tflite_int8`: the `.tflite` files
   through `kerasae.export.litert_runner.LiteRTModel` (LiteRT's default threads);
 - `onnx`: `encode.onnx` / `decode.onnx` in one ONNX Runtime
-  `InferenceSession` each (CPU provider, its default threads).
+  `InferenceSession` each (CPU provider; its default threads, or
+  `--onnx_threads` intra-op threads without spin-waiting).
 
 Each measurement is `--calls` back-to-back calls (results copied to
 NumPy); the forms alternate in rounds and the median per-call time over
@@ -44,6 +45,8 @@ flags.DEFINE_integer("calls", 200, "Calls per measurement at batch 1 "
                      "(divided by the batch size above it, at least 10).")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
+flags.DEFINE_integer("onnx_threads", 0, "ONNX Runtime intra-op threads, "
+                     "spin-waiting off (0: its defaults).")
 
 
 def trained_workdir():
@@ -98,8 +101,13 @@ def forms(model, saved, tflite_dir, onnx_dir, batch, x_raw, x_model):
             lambda e=encoder: e.encode(x_raw),
             lambda d=decoder: d.decode(code))
     import onnxruntime
+    options = onnxruntime.SessionOptions()
+    if FLAGS.onnx_threads:
+        options.intra_op_num_threads = FLAGS.onnx_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "0")
     sessions = {part: onnxruntime.InferenceSession(
-        os.path.join(onnx_dir, f"{part}.onnx"),
+        os.path.join(onnx_dir, f"{part}.onnx"), options,
         providers=["CPUExecutionProvider"]) for part in ("encode", "decode")}
     found["onnx"] = (
         lambda: sessions["encode"].run(None, {"x": x_raw}),
