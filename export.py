@@ -1,4 +1,4 @@
-r"""Exports a trained workdir for TF Serving (SavedModel) and devices (TFLite).
+r"""Exports a trained workdir for TF Serving, devices and ONNX Runtime.
 
     python export.py --workdir=runs/vae --export_dir=serving
     python export.py --workdir=runs/vae --export_dir=serving \

@@ -7,7 +7,7 @@ setuptools.setup(
     version="0.1.0",
     description=(
         "Train, evaluate and deploy autoencoders (AE, DAE, sparse, VAE, AAE) "
-        "with TensorFlow/Keras, exported for TF Serving and TFLite."
+        "with TensorFlow/Keras, exported for TF Serving, TFLite and ONNX."
     ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -37,6 +37,12 @@ setuptools.setup(
         # The TensorBoard callback writes summaries through it; TensorFlow
         # 2.21 no longer installs it.
         "tensorboard",
+        # The run's report.html: standalone interactive charts, JS inlined.
+        "plotly",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    extras_require={
+        "test": ["pytest", "ruff", "websocket-client"],
+        # `--formats=onnx`: tf2onnx converts, onnxruntime checks and runs.
+        "onnx": ["tf2onnx==1.17.*", "onnx", "onnxruntime"],
+    },
 )

@@ -1,11 +1,12 @@
-"""Inference latency and size on disk: Keras, SavedModel and TFLite.
+"""Inference latency and size on disk: Keras, SavedModel, TFLite and ONNX.
 
     python bench/latency.py                          # trains a short VAE
     python bench/latency.py --workdir=runs/vae-mnist --rounds=7
 
 Exports a trained workdir (a short VAE run is trained first when
-`--workdir` holds none) with `kerasae.export.export(..., quantize=
-("dynamic", "int8"))`, then times the encoder and the decoder at batch 1
+`--workdir` holds none) with `kerasae.export.export(..., formats=
+("saved_model", "tflite", "onnx"), quantize=("dynamic", "int8"))`, then
+times the encoder and the decoder at batch 1
 and batch 256 in each form a user can run them:
 
 - `keras`: `model.encode(x)` / `model.decode(code)`, eager, in Python;
@@ -13,7 +14,10 @@ and batch 256 in each form a user can run them:
 - `saved_model`: the `encode` / `decode` signatures of the SavedModel,
   as TF Serving would run them (preprocessing inside);
 - `tflite_float32`, `tflite_dynamic`, `tflite_int8`: the `.tflite` files
-  through `kerasae.export.litert_runner.LiteRTModel` (LiteRT's default threads).
+  through `kerasae.export.litert_runner.LiteRTModel` (LiteRT's default threads);
+- `onnx`: `encode.onnx` / `decode.onnx` in one ONNX Runtime
+  `InferenceSession` each (CPU provider; its default threads, or
+  `--onnx_threads` intra-op threads without spin-waiting).
 
 Each measurement is `--calls` back-to-back calls (results copied to
 NumPy); the forms alternate in rounds and the median per-call time over
@@ -41,6 +45,8 @@ flags.DEFINE_integer("calls", 200, "Calls per measurement at batch 1 "
                      "(divided by the batch size above it, at least 10).")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
 flags.DEFINE_integer("threads", 0, "TF intra-op threads (0: default).")
+flags.DEFINE_integer("onnx_threads", 0, "ONNX Runtime intra-op threads, "
+                     "spin-waiting off (0: its defaults).")
 
 
 def trained_workdir():
@@ -65,7 +71,7 @@ def folder_bytes(path):
                for root, _, names in os.walk(path) for name in names)
 
 
-def forms(model, saved, tflite_dir, batch, x_raw, x_model):
+def forms(model, saved, tflite_dir, onnx_dir, batch, x_raw, x_model):
     """name -> (encode call, decode call) at one batch size."""
     import tensorflow as tf
 
@@ -94,6 +100,18 @@ def forms(model, saved, tflite_dir, batch, x_raw, x_model):
         found[f"tflite_{mode}"] = (
             lambda e=encoder: e.encode(x_raw),
             lambda d=decoder: d.decode(code))
+    import onnxruntime
+    options = onnxruntime.SessionOptions()
+    if FLAGS.onnx_threads:
+        options.intra_op_num_threads = FLAGS.onnx_threads
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "0")
+    sessions = {part: onnxruntime.InferenceSession(
+        os.path.join(onnx_dir, f"{part}.onnx"), options,
+        providers=["CPUExecutionProvider"]) for part in ("encode", "decode")}
+    found["onnx"] = (
+        lambda: sessions["encode"].run(None, {"x": x_raw}),
+        lambda: sessions["decode"].run(None, {"code": code}))
     return found
 
 
@@ -114,9 +132,11 @@ def main(argv):
     from kerasae import training
     workdir = trained_workdir()
     written = kae_export.export(workdir, FLAGS.export_dir,
+                                formats=kae_export.FORMATS,
                                 quantize=("dynamic", "int8"), version=1,
                                 overwrite=True)
     tflite_dir = os.path.dirname(written["tflite"][0])
+    onnx_dir = os.path.dirname(written["onnx"][0])
     config, model, pre = training.load_run(workdir)
     saved = tf.saved_model.load(written["saved_model"])
     sizes = {"model.keras": folder_bytes(os.path.join(workdir,
@@ -126,6 +146,8 @@ def main(argv):
         sizes[f"tflite{mode or '.float32'}"] = sum(
             folder_bytes(os.path.join(tflite_dir, f"{p}{mode}.tflite"))
             for p in ("encoder", "decoder"))
+    sizes["onnx"] = sum(folder_bytes(os.path.join(onnx_dir, f"{p}.onnx"))
+                        for p in ("encode", "decode"))
     benchlib.emit({"bench": "latency", "machine": info, "bytes": sizes})
     bundle = benchlib.load_mnist(FLAGS.data_dir)
     print(f"\n{'form':<16} {'batch':>5} {'encode ms':>10} {'decode ms':>10} "
@@ -134,7 +156,8 @@ def main(argv):
         x_model = bundle.test.x[:batch]
         x_raw = pre.invert(x_model).astype(np.float32)
         calls = max(10, FLAGS.calls // batch)
-        table = forms(model, saved, tflite_dir, batch, x_raw, x_model)
+        table = forms(model, saved, tflite_dir, onnx_dir, batch, x_raw,
+                      x_model)
         times = {name: {"encode": [], "decode": []} for name in table}
         for name, pair in table.items():  # warm up: tracing, allocation
             for fn in pair:

@@ -146,7 +146,8 @@ class ModelConfig:
     input_shape: tuple = option((), None, flag=False)
     data_range: tuple = option((0.0, 1.0), None, flag=False)
     num_classes: int = option(0, None, flag=False)
-    # Likelihoods that match the papers.
+    # Likelihoods that match the papers (Burda et al. 2016; Sonderby et
+    # al. 2016; Kingma et al. 2016).
     iwae_samples: int = option(
         1, "vae: importance samples of the training objective (Burda et "
         "al. 2016, Eq. 8); 1 is the ELBO.")

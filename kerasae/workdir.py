@@ -4,9 +4,10 @@ A workdir holds one run: `config.json` (the resolved `Config`),
 `preprocessing.json` (raw -> model-space map), `backup/` (the state a
 killed run resumes from, `kerasae.training.resume`), `checkpoints/` (the last
 few epochs' weights and the best), `logs/` (TensorBoard), `history.csv`,
-`model.keras` and `metrics.json`; evaluation adds `threshold.json` and
-`plots/`. Re-running the same command resumes; a different config is
-refused. `.lock` (`kerasae.lock`) marks the one process writing it.
+`model.keras` and `metrics.json`; evaluation adds `threshold.json`,
+`plots/` and `report.html`. Re-running the same command resumes; a
+different config is refused. `.lock` (`kerasae.lock`) marks the one
+process writing it.
 
 Evaluation, export and `kerasae.load` read a finished run back through
 `load_run`, so none of them imports training. A run trained on arrays
@@ -38,6 +39,7 @@ CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 THRESHOLD = "threshold.json"  # written by `kerasae.evaluate`
 PLOTS = "plots"  # written by `kerasae.evaluate`
+REPORT = "report.html"  # written by `kerasae.evaluate`
 # Arrays passed to `kerasae.train(..., data=...)`, kept for evaluation,
 # export and resuming, and the `--dataset` such a run records.
 ARRAYS = "data.npz"
@@ -45,7 +47,7 @@ ARRAYS_DATASET = "<arrays>"
 # Everything a run and its evaluation write; `--overwrite` removes exactly
 # these (and their `.tmp` leftovers), never the lock file `.lock`.
 OUTPUTS = (CONFIG, PREPROCESSING, MODEL, METRICS, HISTORY, BACKUP,
-           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS)
+           CHECKPOINTS, LOGS, ARRAYS, THRESHOLD, PLOTS, REPORT)
 
 # What to do about a damaged file, by name: the end of the one-line error.
 _RETRAIN = "train again with --overwrite (or use another --workdir)"

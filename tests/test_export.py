@@ -407,9 +407,9 @@ def test_workdir_without_model_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag, value, message", [
-    ("formats", "saved_model,onnx",
-     "error: --formats=saved_model,onnx: unknown onnx; choose from "
-     "saved_model,tflite"),
+    ("formats", "saved_model,torchscript",
+     "error: --formats=saved_model,torchscript: unknown torchscript; choose "
+     "from saved_model,tflite,onnx"),
     ("quantize", "int4",
      "error: --quantize=int4: unknown int4; choose from "
      "dynamic,float16,int8"),

@@ -3,8 +3,7 @@
 The one place where `kerasae.evaluation` turns NumPy arrays into model
 outputs. It imports only Keras and NumPy, so the metrics, the anomaly
 scores, the prior match and the pictures all use it without importing each
-other (the pictures used to import the metrics, which imported the
-pictures).
+other (no import cycle between metrics and pictures).
 
     from kerasae.evaluation import inference
     codes = inference.encode(model, x)            # (n, latent_dim); y: cvae

@@ -30,6 +30,7 @@ from kerasae.evaluation import anomaly
 from kerasae.evaluation import inference
 from kerasae.evaluation import pca
 from kerasae.evaluation import prior_match
+from kerasae.evaluation import report
 from kerasae.evaluation import series_scores
 from kerasae.models import losses
 
@@ -360,7 +361,8 @@ def evaluate_run(workdir, options=EvalOptions()):
 
     Returns:
         The merged metrics dict: `evaluation` (model metrics), `anomaly`
-        (when the model has an encoder) and `plots` (file names).
+        (when the model has an encoder) and `plots` (file names). The
+        run's `report.html` shows them (`kerasae.evaluation.report`).
 
     Raises:
         KerasaeError: no model in `workdir`, a bad option, or
@@ -370,7 +372,10 @@ def evaluate_run(workdir, options=EvalOptions()):
     # Evaluation writes metrics.json, threshold.json and plots/: it is a
     # writer like training, so it waits for no one and no one for it.
     with lock.hold(workdir, "evaluate"):
-        return _evaluate_run(workdir, options)
+        metrics = _evaluate_run(workdir, options)
+        # RUN/report.html, and the pictures in the TensorBoard logs.
+        report.publish(workdir, metrics)
+        return metrics
 
 
 def _evaluate_run(workdir, options):
@@ -387,7 +392,7 @@ def _evaluate_run(workdir, options):
     bundle = kae_data.load(data_config, seed=config.train.seed)
     # A streamed run is judged on a bounded sample of each split.
     bundle = bundle.sample(config.data.sample_size)
-    if series_scores.is_series(bundle):  # scores per time step
+    if series_scores.is_series(bundle):  # a score per time step
         return _merge(workdir, metrics, series_scores.run(
             model, bundle, options, workdir))
     normal_classes = tuple(options.normal_classes) or (

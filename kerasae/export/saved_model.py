@@ -1,18 +1,20 @@
-"""Export a training workdir as a SavedModel for TF Serving, and as TFLite.
+"""Export a training workdir as a SavedModel for TF Serving, TFLite and ONNX.
 
 `export(workdir, export_dir)` writes `export_dir/<name>/<version>/` (the
-folder TF Serving watches is `export_dir/<name>/`) and, for `tflite`,
-`export_dir/tflite/<name>/` (see `kerasae.export.tflite`). The SavedModel is a
-`keras.export.ExportArchive` of the endpoints in `kerasae.export.endpoints`
-(serving_default, encode, decode, score, and sample for generative models),
-each with a fixed input signature; the training preprocessing is inside, so
-clients send and receive raw values. When the workdir holds
-`threshold.json` (written by `kerasae.evaluate`: `{"score": name,
-"threshold": float, "params": {...}, ...}`), `score` computes the score it
-names (by default `reconstruction_and_code`, its fitted parameters baked in
-as constants) and also returns `is_anomaly = score > threshold`; re-export
-after recomputing it. Without the file, `score` is the reconstruction loss
-(the VAE's negative ELBO at the mean) and has no `is_anomaly`.
+folder TF Serving watches is `export_dir/<name>/`), for `tflite`
+`export_dir/tflite/<name>/` (see `kerasae.export.tflite`) and, for `onnx`,
+`export_dir/onnx/<name>/` (see `kerasae.export.onnx_export`). The
+SavedModel is a `keras.export.ExportArchive` of the endpoints in
+`kerasae.export.endpoints` (serving_default, encode, decode, score, and
+sample for generative models), each with a fixed input signature; the
+training preprocessing is inside, so clients send and receive raw values.
+When the workdir holds `threshold.json` (written by `kerasae.evaluate`:
+`{"score": name, "threshold": float, "params": {...}, ...}`), `score`
+computes the score it names (by default `reconstruction_and_code`, its
+fitted parameters baked in as constants) and also returns `is_anomaly =
+score > threshold`; re-export after recomputing it. Without the file,
+`score` is the reconstruction loss (the VAE's negative ELBO at the mean)
+and has no `is_anomaly`.
 
 Nothing is ever half-written or overwritten by accident: artifacts are
 built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the
@@ -36,7 +38,9 @@ from kerasae.export.endpoints import build_archive
 from kerasae.export.endpoints import score_name
 from kerasae.export.tflite import QUANTIZATIONS
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "onnx")
+# ONNX needs an extra (`pip install -e ".[onnx]"`), so it is asked for.
+DEFAULT_FORMATS = ("saved_model", "tflite")
 THRESHOLD = wd.THRESHOLD
 
 
@@ -154,8 +158,8 @@ def _checked(flag, values, known):
     return values
 
 
-def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
-           version=None, overwrite=False):
+def export(workdir, export_dir, formats=DEFAULT_FORMATS, quantize=(),
+           name=None, version=None, overwrite=False, onnx_opset=None):
     """Exports the trained run in `workdir` to `export_dir`.
 
     Args:
@@ -165,12 +169,15 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
         quantize: extra TFLite variants, any of `QUANTIZATIONS`.
         name: model name in the layout (default: the model's name).
         version: SavedModel version (default: the next free integer).
-        overwrite: replace an existing version / TFLite folder.
+        overwrite: replace an existing version / TFLite / ONNX folder.
+        onnx_opset: the ONNX opset (None:
+            `kerasae.export.onnx_export.DEFAULT_OPSET`); needs `onnx` in
+            `formats`.
 
     Returns:
         `{"name", "version", "saved_model": path or None,
-        "tflite": [paths], "score": the name the `score` signature
-        computes (None for a model without an encoder),
+        "tflite": [paths], "onnx": [paths], "score": the name the `score`
+        signature computes (None for a model without an encoder),
         "threshold": float or None}`.
 
     Raises:
@@ -184,6 +191,13 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
             f"--formats is empty; choose from {','.join(FORMATS)}")
     if quantize and "tflite" not in formats:
         raise ExportError("--quantize needs --formats to include tflite")
+    if onnx_opset is not None and "onnx" not in formats:
+        raise ExportError("--onnx_opset needs --formats to include onnx")
+    if "onnx" in formats:
+        from kerasae.export import onnx_export
+        onnx_opset = onnx_export.DEFAULT_OPSET if onnx_opset is None \
+            else onnx_opset
+        onnx_export.check_opset(onnx_opset)  # and that the extra is there
     if name is not None and (not name or name.startswith(".")
                              or os.sep in name):
         raise ExportError(f"--name={name!r}: give a plain folder name")
@@ -193,11 +207,11 @@ def export(workdir, export_dir, formats=FORMATS, quantize=(), name=None,
     # shared lock keeps one from starting while this reads it.
     with lock.reading(workdir):
         return _export(workdir, export_dir, formats, quantize, name,
-                       version, overwrite)
+                       version, overwrite, onnx_opset)
 
 
 def _export(workdir, export_dir, formats, quantize, name, version,
-            overwrite):
+            overwrite, onnx_opset):
     """`export` under the workdir's shared lock."""
     config, model, pre = wd.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
@@ -209,8 +223,11 @@ def _export(workdir, export_dir, formats, quantize, name, version,
         targets["saved_model"] = os.path.join(export_dir, name, str(version))
     if "tflite" in formats:
         targets["tflite"] = os.path.join(export_dir, "tflite", name)
+    if "onnx" in formats:
+        targets["onnx"] = os.path.join(export_dir, "onnx", name)
+    only_version = "or pass --formats=saved_model to add a version only"
     hints = {"saved_model": "or choose another --version or --name",
-             "tflite": "or pass --formats=saved_model to add a version only"}
+             "tflite": only_version, "onnx": only_version}
     for key, target in targets.items():
         if os.path.exists(target) and not overwrite:
             raise ExportError(
@@ -237,14 +254,20 @@ def _export(workdir, export_dir, formats, quantize, name, version,
                     config, data=wd.data_config(config, workdir)),
                 model, pre, built["tflite"], quantize,
                 os.path.join(scratch, "source"))
+        onnx_files = []
+        if "onnx" in built:
+            from kerasae.export import onnx_export
+            onnx_files = onnx_export.export_onnx(
+                config, model, pre, built["onnx"], onnx_opset, scoring)
         for key, folder in built.items():
             _move_into_place(folder, targets[key], overwrite)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    tflite_dir = targets.get("tflite")
+    tflite_dir, onnx_dir = targets.get("tflite"), targets.get("onnx")
     return {"name": name, "version": version,
             "saved_model": targets.get("saved_model"),
             "tflite": [os.path.join(tflite_dir, f) for f in files],
+            "onnx": [os.path.join(onnx_dir, f) for f in onnx_files],
             "score": scoring["score"] if getattr(
                 model, "encoder", None) is not None else None,
             "threshold": scoring["threshold"]}

@@ -5,7 +5,9 @@
 
 (also `python -m kerasae.evaluate`). Adds its results to
 `RUN/metrics.json` (the keys already there are kept), writes
-`RUN/threshold.json` and PNG files under `RUN/plots/`. The flags are
+`RUN/threshold.json`, PNG files under `RUN/plots/` and `RUN/report.html`,
+one self-contained page of the run (the pictures also go to the
+TensorBoard logs, `RUN/logs/evaluation/`). The flags are
 generated from `kerasae.evaluation.EvalOptions`; the logic is
 `kerasae.evaluation.evaluate_run`.
 """
@@ -36,6 +38,7 @@ def evaluate():
     print(json.dumps(shown, indent=2, sort_keys=True))
     print(f"metrics: {FLAGS.workdir}/metrics.json; plots: "
           f"{FLAGS.workdir}/plots/")
+    print(f"report:  {FLAGS.workdir}/report.html (open it in a browser)")
 
 
 main = cli.run_main(evaluate)
