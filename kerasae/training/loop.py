@@ -33,6 +33,7 @@ from kerasae import run_state
 from kerasae import workdir as wd
 from kerasae.data import arrays as kae_arrays
 from kerasae.data import binarize
+from kerasae.data import period
 from kerasae.data import streaming
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
@@ -78,11 +79,22 @@ def resolve(config, bundle):
         data_range=tuple(float(v) for v in bundle.data_range),
         num_classes=int(bundle.num_classes),
     )
-    # config.json records the path the data took (`--data_path=auto`).
+    # config.json records the path the data took (`--data_path=auto`)
+    # and the window `--window=auto` chose.
     data = dataclasses.replace(
         config.data, data_path=streaming.STREAM
         if streaming.is_streaming(bundle) else streaming.MEMORY)
+    if config.data.window == period.AUTO:
+        data = dataclasses.replace(data, window=int(bundle.input_shape[0]))
     return dataclasses.replace(config, model=model, data=data)
+
+
+def window_choice(config, bundle):
+    """Why `--window=auto` chose its window, or None for a given one."""
+    if config.data.window != period.AUTO:
+        return None
+    _, reason = period.resolve_window(config.data, bundle.train.x.series)
+    return f"{bundle.input_shape[0]} steps: {reason}"
 
 
 def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
@@ -151,6 +163,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     chief = distribute.is_chief(strategy)
     if bundle is None:
         bundle = kae_data.load(config.data, seed=t.seed)  # TFDS
+    chosen_window = window_choice(config, bundle)
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),
@@ -217,6 +230,8 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     metrics["parameters"] = int(model.count_params())
     metrics["train_seconds"] = round(seconds, 1)
     metrics["matmul_precision"] = precision
+    if chosen_window:
+        metrics["window_auto"] = chosen_window
     metrics["thread_pools"] = pools
     if chief:
         wd.write_json(workdir, wd.METRICS, metrics)
@@ -456,6 +471,8 @@ def print_summary(workdir, metrics):
     if "built" in metrics:
         print(f"  built:    {metrics['built']}, "
               f"{metrics['parameters']:,} parameters")
+    if "window_auto" in metrics:
+        print(f"  window:   {metrics['window_auto']} (--window=auto)")
     print(f"  {split} metrics: {shown}")
     print(f"  model:    {wd.path(workdir, wd.MODEL)}")
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")
