@@ -95,7 +95,7 @@ def test_each_anomaly_is_found(run, kind):
     top = int(np.nanargmax(column(rows, "live_score")))
     assert first <= top <= last + WINDOW - 1, (top, first, last)
     # Normal test steps, unseen by calibration, are rarely flagged.
-    assert report["recorded"]["fpr_normal_windows"] < 0.01, report
+    assert report["recorded"]["fpr_normal_windows"] < 0.02, report
     assert report["live"]["fpr_normal_windows"] < 0.01, report
     assert set(report["live"]["rules"]) >= {
         "calibrated", "max_train_error", "mean_plus_std"}

@@ -63,9 +63,9 @@ AUTO = ("max over the normal windows of the held-out stretch and of the "
 STEP_SCORE = ("score of the window of the last N steps ending at the step "
               "(N = --window); the first N - 1 steps have none")
 RECORDED_STEP_SCORE = (
-    "mean over features of the step's squared reconstruction error, "
-    "averaged over every window holding the step, divided by the "
-    "feature's mean error on the held-out normal stretch")
+    "z(squared error at the step) + z(mean squared error of the window), "
+    "each averaged over every window holding the step and over features "
+    "(each feature divided by its mean on the held-out normal stretch)")
 SCORINGS = ("auto", "live", "recorded")
 
 
@@ -127,8 +127,8 @@ def _normal_steps(windows):
 def fit_recorded(model, bundle, options):
     """The recorded scoring's feature scales and threshold.
 
-    The feature scales `s_f` are the mean step errors of the held-out
-    normal stretch; the threshold (`auto`) is the largest recorded score
+    The score's constants (`recorded.fit`) come from the held-out normal
+    stretch; the threshold (`auto`) is the largest recorded score
     of any normal step the run has, held out or trained on.
 
     Returns:
@@ -141,15 +141,15 @@ def fit_recorded(model, bundle, options):
     held_errors = train_errors if validation.series is train.series \
         else scorer(validation.series)
     held_steps = _normal_steps(validation)
-    scale = recorded.fit_feature_scale(held_errors[held_steps])
-    held_scores, _ = recorded.score(held_errors[held_steps], scale)
+    params = recorded.fit(held_errors[held_steps])
+    held_scores, _ = recorded.score(held_errors[held_steps], params)
     train_steps = _normal_steps(train)
-    train_scores, _ = recorded.score(train_errors[train_steps], scale)
+    train_scores, _ = recorded.score(train_errors[train_steps], params)
     threshold, method, calibration = _threshold(train_scores, held_scores,
                                                 options)
     record = {"threshold": threshold, "method": method,
               "step_score": RECORDED_STEP_SCORE,
-              "feature_scale": scale, "window": int(train.window),
+              "params": params, "window": int(train.window),
               "calibration_steps": int(len(calibration))}
     return scorer, record, train_errors
 
@@ -202,7 +202,7 @@ def evaluate_series(model, bundle, options, workdir):
     per_window = anomaly.scores(model, windows, score, None, batch, params)
     live = step_scores(per_window, windows, len(source))
     errors = scorer(windows.series) if scored_test else train_errors
-    rec, share = recorded.score(errors, record["feature_scale"])
+    rec, share = recorded.score(errors, record["params"])
     has = ~np.isnan(live)
     live_flagged = np.where(has, live > threshold, False)
     rec_flagged = rec > record["threshold"]

@@ -110,10 +110,10 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         score: the score the `score` endpoint computes (a concrete name of
             `kerasae.evaluation.anomaly.SCORES`); None: `score_name(model)`.
         params: fitted parameters of `score` (`kerasae.evaluation.anomaly.fit`).
-        series: for a series model, `{"window", "feature_scale",
-            "threshold"}` of the recorded scoring (scale and threshold
-            None before evaluation: unit scales, no `is_anomaly`); adds
-            `score_series`.
+        series: for a series model, `{"window", "params", "threshold"}`
+            of the recorded scoring (`kerasae.evaluation.recorded.fit`;
+            before evaluation none: unit constants, no `is_anomaly`);
+            adds `score_series`.
 
     Returns:
         Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn
@@ -176,9 +176,9 @@ def endpoints(model, preprocessing, threshold=None, score=None,
             tf.shape(x)[0], window,
             message=f"score_series needs at least {window} steps")
         errors = recorded.step_errors(model, to_model(x), window)
-        features = int(model.config.input_shape[-1])
         value, share = recorded.scores_from_errors(
-            errors, series.get("feature_scale") or [1.0] * features)
+            errors, series.get("params") or recorded.unit_params(
+                int(model.config.input_shape[-1])))
         out = {"score": value, "feature_share": share}
         if series.get("threshold") is not None:
             out["is_anomaly"] = value > series["threshold"]

@@ -89,20 +89,25 @@ def _recorded(path, record, model):
     """The `recorded` section of a series run's threshold, checked."""
     if record is None:
         return None
+    features = model.config.input_shape[-1]
     try:
-        scale = [float(v) for v in record["feature_scale"]]
+        params = record["params"]
         threshold = float(record["threshold"])
+        scales = [float(v) for key in ("step_scale", "window_scale")
+                  for v in params[key]]
+        numbers = [float(params[k]) for k in (
+            "step_mean", "step_std", "window_mean", "window_std")]
     except (KeyError, TypeError, ValueError) as error:
         raise ExportError(
             f"{path}: bad recorded section ({error}); recompute it with "
             "python -m kerasae.evaluate") from None
-    if len(scale) != model.config.input_shape[-1] or not all(
-            v > 0 for v in scale):
+    if len(scales) != 2 * features or not all(
+            v > 0 for v in scales + numbers[1::2]):
         raise ExportError(
-            f"{path}: the recorded feature scales do not fit this model's "
-            f"{model.config.input_shape[-1]} features; recompute them with "
-            "python -m kerasae.evaluate")
-    return {"feature_scale": scale, "threshold": threshold}
+            f"{path}: the recorded constants do not fit this model's "
+            f"{features} features; recompute them with python -m "
+            "kerasae.evaluate")
+    return {"params": params, "threshold": threshold}
 
 
 def _check_params(path, score, params, latent_dim):
