@@ -241,7 +241,7 @@ def test_long_series_picture_keeps_a_one_step_spike(tmp_path):
 
 
 def test_docs_streaming_blocks_run(run, tmp_path, monkeypatch):
-    """The two Python blocks of docs/series.md, on a live stream."""
+    """The Python blocks of docs/series.md: a live stream, a whole log."""
     _, workdir = run
     evaluation.evaluate_run(workdir, evaluation.EvalOptions(
         score="squared_error", plots=False))
@@ -250,7 +250,7 @@ def test_docs_streaming_blocks_run(run, tmp_path, monkeypatch):
     docs = os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "docs", "series.md")
     blocks = re.findall(r"```python\n(.*?)```", open(docs).read(), re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     namespace = {}
     exec(compile(blocks[0], "docs/series.md block 1", "exec"), namespace)
     values, _ = series_data.make_series(60, seed=8)
@@ -262,4 +262,8 @@ def test_docs_streaming_blocks_run(run, tmp_path, monkeypatch):
     assert namespace["error"] == pytest.approx(score, rel=1e-4)
     threshold = json.load(open(os.path.join(workdir, "threshold.json")))
     assert is_anomaly == (score > threshold["threshold"])
+    namespace["log"] = values
+    exec(compile(blocks[2], "docs/series.md block 3", "exec"), namespace)
+    assert namespace["scores"].shape == (60,)
+    assert set(namespace["sensor"]) <= {0, 1}
 
