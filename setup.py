@@ -38,5 +38,8 @@ setuptools.setup(
         # 2.21 no longer installs it.
         "tensorboard",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    # `bench` runs the series baselines of bench/series_detectors.py
+    # (IsolationForest, Sub-PCA); no test needs it.
+    extras_require={"test": ["pytest", "ruff"],
+                    "bench": ["scikit-learn", "scipy"]},
 )
