@@ -7,14 +7,14 @@ figures, `flagged` and the picture use:
 - **recorded** (`kerasae.evaluation.recorded`): step t is scored from
   every window that holds it, from the reconstruction error at t, per
   feature; what a server scoring a whole log computes (the exported
-  `score_series` signature). On `bench/series_detectors.py` it ranks
-  steps better than live on every anomaly kind (bench/RESULTS.md).
+  `score_series` signature). On `bench/series_detectors.py` it has the
+  better mean point AUROC and VUS-PR (bench/RESULTS.md).
 - **live**, described below: what a device scoring a stream computes.
 
 For live scoring one definition serves everything: **the score of step t
 is the score of the window that ends at step t** (steps `t - N + 1 ..
-t`), computed by
-`kerasae.evaluation.anomaly.score_batch` as for any other example. So a
+t`), computed by `kerasae.evaluation.anomaly.score_batch` as for any
+other example. So a
 device scoring a live stream sends the last `N` readings each time one
 arrives and gets that step's score from the exported `score` signature
 (which takes raw windows `[batch, N, features]`); `scores.csv`,
