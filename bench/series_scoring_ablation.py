@@ -12,7 +12,10 @@ held-out last 10% of the training log:
 - `both` (the default): z(error at the step) + z(window's mean error),
   each feature divided by its normal mean error;
 - `step_only`, `window_only`: one term;
-- `unnormalized`: both terms, features not divided by their normal error.
+- `unnormalized`: both terms, features not divided by their normal error;
+- `both_and_code`: `both` + z(Mahalanobis distance of the window's code
+  to the training codes' Gaussian, averaged over the windows holding the
+  step), the code term of the live `reconstruction_and_code` score.
 
 Reported: point AUROC and VUS-PR per variant, mean over cases and kinds.
 """
@@ -43,10 +46,24 @@ flags.DEFINE_integer("test_steps", 2000, "Steps of each test log.")
 flags.DEFINE_integer("epochs", 30, "Training epochs.")
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
 FLAGS = flags.FLAGS
-VARIANTS = ("both", "step_only", "window_only", "unnormalized")
+VARIANTS = ("both", "step_only", "window_only", "unnormalized",
+            "both_and_code")
 
 
-def variant_score(errors, held, name):
+def code_distance(model, series, window, code):
+    """Mahalanobis distance of each window's code, overlap-averaged."""
+    windows = np.lib.stride_tricks.sliding_window_view(
+        series, window, axis=0).transpose(0, 2, 1)
+    codes = np.concatenate([np.asarray(model.encode(windows[i:i + 4096]))
+                            for i in range(0, len(windows), 4096)])
+    centred = codes - code["mean"]
+    distance = np.sum(centred @ code["precision"] * centred, axis=1)
+    total = np.convolve(distance, np.ones(window))
+    holding = np.convolve(np.ones(len(distance)), np.ones(window))
+    return total / holding
+
+
+def variant_score(errors, held, name, distance=None, held_distance=None):
     features = errors.shape[2]
     params = recorded.fit(held)
     if name == "unnormalized":
@@ -58,6 +75,9 @@ def variant_score(errors, held, name):
                       step_std=float(a.std()), window_mean=float(b.mean()),
                       window_std=float(b.std()))
     score, _ = recorded.score(errors, params)
+    if name == "both_and_code":
+        mean, std = held_distance.mean(), held_distance.std()
+        score = score + (distance - mean) / std
     if name in ("step_only", "window_only"):
         term = 0 if name == "step_only" else 1
         key = "step" if term == 0 else "window"
@@ -89,11 +109,25 @@ def main(argv):
                     saved, model, pre = training.load_run(workdir)
                 window = saved.data.window
                 scorer = recorded.RecordedScorer(model, window)
-                held = scorer(pre.apply(train[-len(train) // 10:]))
+                held_part = pre.apply(train[-len(train) // 10:])
+                held = scorer(held_part)
+                fit_part = pre.apply(train[:-len(train) // 10])
+                codes = np.asarray(model.encode(
+                    np.lib.stride_tricks.sliding_window_view(
+                        fit_part, window, axis=0).transpose(0, 2, 1)))
+                code = {"mean": codes.mean(0), "precision": np.linalg.inv(
+                    np.cov(codes, rowvar=False)
+                    + 1e-6 * np.eye(codes.shape[1]))}
+                held_distance = code_distance(model, held_part, window,
+                                              code)
                 for kind, (values, labels) in tests.items():
-                    errors = scorer(pre.apply(values.astype(np.float32)))
+                    model_space = pre.apply(values.astype(np.float32))
+                    errors = scorer(model_space)
+                    distance = code_distance(model, model_space, window,
+                                             code)
                     for name in VARIANTS:
-                        score = variant_score(errors, held, name)
+                        score = variant_score(errors, held, name, distance,
+                                              held_distance)
                         rows.append({
                             "seed": seed, "base": base,
                             "features": features, "kind": kind,

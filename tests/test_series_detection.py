@@ -243,8 +243,15 @@ def test_long_series_picture_keeps_a_one_step_spike(tmp_path):
 def test_docs_streaming_blocks_run(run, tmp_path, monkeypatch):
     """The Python blocks of docs/series.md: a live stream, a whole log."""
     _, workdir = run
-    evaluation.evaluate_run(workdir, evaluation.EvalOptions(
-        score="squared_error", plots=False))
+    with pytest.raises(ConfigError, match="--series_scoring='both' is not "
+                       "one of: auto, live, recorded"):
+        evaluation.evaluate_run(workdir, evaluation.EvalOptions(
+            series_scoring="both"))
+    metrics = evaluation.evaluate_run(workdir, evaluation.EvalOptions(
+        score="squared_error", plots=False, series_scoring="live"))
+    assert metrics["anomaly"]["scoring"] == "live"
+    assert metrics["anomaly"]["threshold"] == \
+        metrics["anomaly"]["live"]["threshold"]
     monkeypatch.chdir(tmp_path)
     export.export(workdir, "serving", name="sensors")
     docs = os.path.join(os.path.dirname(os.path.dirname(
