@@ -9,13 +9,13 @@ model per case (`--model=ae --arch=conv1d --window=auto --epochs=30
 scored by variants of the recorded score whose constants come from the
 held-out last 10% of the training log:
 
-- `both` (the default): z(error at the step) + z(window's mean error),
-  each feature divided by its normal mean error;
-- `step_only`, `window_only`: one term;
-- `unnormalized`: both terms, features not divided by their normal error;
-- `both_and_code`: `both` + z(Mahalanobis distance of the window's code
-  to the training codes' Gaussian, averaged over the windows holding the
-  step), the code term of the live `reconstruction_and_code` score.
+- `default`: z(error at the step) + z(window's mean error) + z(code's
+  Mahalanobis distance), each feature's errors divided by its normal
+  mean error (`kerasae.evaluation.recorded`);
+- `errors_only`: without the code term;
+- `step_only`, `window_only`: one error term alone;
+- `unnormalized`: the default, features not divided by their normal
+  error.
 
 Reported: point AUROC and VUS-PR per variant, mean over cases and kinds.
 """
@@ -46,44 +46,31 @@ flags.DEFINE_integer("test_steps", 2000, "Steps of each test log.")
 flags.DEFINE_integer("epochs", 30, "Training epochs.")
 flags.DEFINE_string("out", None, "Write the results as JSON here.")
 FLAGS = flags.FLAGS
-VARIANTS = ("both", "step_only", "window_only", "unnormalized",
-            "both_and_code")
+VARIANTS = ("default", "errors_only", "step_only", "window_only",
+            "unnormalized")
 
 
-def code_distance(model, series, window, code):
-    """Mahalanobis distance of each window's code, overlap-averaged."""
-    windows = np.lib.stride_tricks.sliding_window_view(
-        series, window, axis=0).transpose(0, 2, 1)
-    codes = np.concatenate([np.asarray(model.encode(windows[i:i + 4096]))
-                            for i in range(0, len(windows), 4096)])
-    centred = codes - code["mean"]
-    distance = np.sum(centred @ code["precision"] * centred, axis=1)
-    total = np.convolve(distance, np.ones(window))
-    holding = np.convolve(np.ones(len(distance)), np.ones(window))
-    return total / holding
+def terms(errors, scale_step, scale_window):
+    width = (errors.shape[1] - 1) // 2
+    return ((errors[:, :width] / scale_step).mean(1),
+            (errors[:, width:2 * width] / scale_window).mean(1),
+            errors[:, 2 * width])
 
 
-def variant_score(errors, held, name, distance=None, held_distance=None):
-    features = errors.shape[2]
-    params = recorded.fit(held)
+def variant_score(errors, held, name):
+    """One variant's step scores; constants from the `held` errors."""
+    width = (errors.shape[1] - 1) // 2
     if name == "unnormalized":
-        scale = {"step_scale": [1.0] * features,
-                 "window_scale": [1.0] * features}
-        a = held[:, 0].mean(axis=1)
-        b = held[:, 1].mean(axis=1)
-        params.update(scale, step_mean=float(a.mean()),
-                      step_std=float(a.std()), window_mean=float(b.mean()),
-                      window_std=float(b.std()))
-    score, _ = recorded.score(errors, params)
-    if name == "both_and_code":
-        mean, std = held_distance.mean(), held_distance.std()
-        score = score + (distance - mean) / std
-    if name in ("step_only", "window_only"):
-        term = 0 if name == "step_only" else 1
-        key = "step" if term == 0 else "window"
-        a = (errors[:, term] / np.asarray(params[f"{key}_scale"])).mean(1)
-        score = (a - params[f"{key}_mean"]) / params[f"{key}_std"]
-    return score
+        step = window = np.ones(width)
+    else:
+        step = held[:, :width].mean(0)
+        window = held[:, width:2 * width].mean(0)
+    normal = terms(held, step, window)
+    z = [(t - n.mean()) / n.std() for t, n in zip(
+        terms(errors, step, window), normal)]
+    return {"default": z[0] + z[1] + z[2], "errors_only": z[0] + z[1],
+            "step_only": z[0], "window_only": z[1],
+            "unnormalized": z[0] + z[1] + z[2]}[name]
 
 
 def main(argv):
@@ -108,26 +95,22 @@ def main(argv):
                     training.train(config, workdir, verbose=0)
                     saved, model, pre = training.load_run(workdir)
                 window = saved.data.window
-                scorer = recorded.RecordedScorer(model, window)
-                held_part = pre.apply(train[-len(train) // 10:])
-                held = scorer(held_part)
                 fit_part = pre.apply(train[:-len(train) // 10])
                 codes = np.asarray(model.encode(
                     np.lib.stride_tricks.sliding_window_view(
-                        fit_part, window, axis=0).transpose(0, 2, 1)))
-                code = {"mean": codes.mean(0), "precision": np.linalg.inv(
-                    np.cov(codes, rowvar=False)
-                    + 1e-6 * np.eye(codes.shape[1]))}
-                held_distance = code_distance(model, held_part, window,
-                                              code)
+                        fit_part, window, axis=0).transpose(0, 2, 1)),
+                    np.float64)
+                covariance = np.cov(codes, rowvar=False)
+                code = {"code_mean": codes.mean(0),
+                        "code_precision": np.linalg.inv(
+                            covariance + 1e-6 * np.trace(covariance)
+                            / len(covariance) * np.eye(len(covariance)))}
+                scorer = recorded.RecordedScorer(model, window, code)
+                held = scorer(pre.apply(train[-len(train) // 10:]))
                 for kind, (values, labels) in tests.items():
-                    model_space = pre.apply(values.astype(np.float32))
-                    errors = scorer(model_space)
-                    distance = code_distance(model, model_space, window,
-                                             code)
+                    errors = scorer(pre.apply(values.astype(np.float32)))
                     for name in VARIANTS:
-                        score = variant_score(errors, held, name, distance,
-                                              held_distance)
+                        score = variant_score(errors, held, name)
                         rows.append({
                             "seed": seed, "base": base,
                             "features": features, "kind": kind,

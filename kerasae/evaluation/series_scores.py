@@ -63,9 +63,10 @@ AUTO = ("max over the normal windows of the held-out stretch and of the "
 STEP_SCORE = ("score of the window of the last N steps ending at the step "
               "(N = --window); the first N - 1 steps have none")
 RECORDED_STEP_SCORE = (
-    "z(squared error at the step) + z(mean squared error of the window), "
-    "each averaged over every window holding the step and over features "
-    "(each feature divided by its mean on the held-out normal stretch)")
+    "z(squared error at the step) + z(mean squared error of the window) "
+    "+ z(Mahalanobis distance of the window's code), each averaged over "
+    "every window holding the step (errors over features, each divided "
+    "by its mean on the held-out normal stretch)")
 SCORINGS = ("auto", "live", "recorded")
 
 
@@ -124,7 +125,7 @@ def _normal_steps(windows):
     return mask if anomalous is None else mask & ~anomalous
 
 
-def fit_recorded(model, bundle, options):
+def fit_recorded(model, bundle, options, live_params=None):
     """The recorded scoring's feature scales and threshold.
 
     The score's constants (`recorded.fit`) come from the held-out normal
@@ -136,12 +137,21 @@ def fit_recorded(model, bundle, options):
         `recorded` section of `threshold.json`.
     """
     train, validation = bundle.train.x, bundle.validation.x
-    scorer = recorded.RecordedScorer(model, train.window)
-    train_errors = scorer(train.series)
-    held_errors = train_errors if validation.series is train.series \
-        else scorer(validation.series)
+    code = None
+    if recorded.has_code_term(model):
+        # The live score's code Gaussian when it has one (the same fit).
+        code = live_params if live_params and "code_mean" in live_params \
+            else anomaly.fit(model, "code_mahalanobis", train, validation,
+                             options.batch_size)
+        code = {k: code[k] for k in ("code_mean", "code_precision")}
+    # Raw values in, standardized inside: the exported graph's arithmetic.
+    scorer = recorded.RecordedScorer(model, train.window, code,
+                                     bundle.preprocessing)
+    train_errors = scorer(train.source.values)
+    held_errors = train_errors if validation.source is train.source \
+        else scorer(validation.source.values)
     held_steps = _normal_steps(validation)
-    params = recorded.fit(held_errors[held_steps])
+    params = recorded.fit(held_errors[held_steps], code)
     held_scores, _ = recorded.score(held_errors[held_steps], params)
     train_steps = _normal_steps(train)
     train_scores, _ = recorded.score(train_errors[train_steps], params)
@@ -181,7 +191,8 @@ def evaluate_series(model, bundle, options, workdir):
     train_scores = anomaly.scores(model, train, score, None, batch, params)
     threshold, method, calibration = _threshold(train_scores, normal,
                                                 options)
-    scorer, record, train_errors = fit_recorded(model, bundle, options)
+    scorer, record, train_errors = fit_recorded(model, bundle, options,
+                                                params)
     chosen = "live" if options.series_scoring == "live" else "recorded"
     detail = {"quantile": {"quantile": options.quantile},
               "mean_std": {"std_multiplier": options.std_multiplier}}.get(
@@ -201,7 +212,7 @@ def evaluate_series(model, bundle, options, workdir):
     source = windows.source
     per_window = anomaly.scores(model, windows, score, None, batch, params)
     live = step_scores(per_window, windows, len(source))
-    errors = scorer(windows.series) if scored_test else train_errors
+    errors = scorer(source.values) if scored_test else train_errors
     rec, share = recorded.score(errors, record["params"])
     has = ~np.isnan(live)
     live_flagged = np.where(has, live > threshold, False)

@@ -124,10 +124,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     scale = np.asarray(preprocessing.scale, np.float32)
     offset = np.asarray(preprocessing.offset, np.float32)
     # Multiply-add rather than subtract-divide: both quantize in TFLite.
-    inverse, shift = 1.0 / scale, -offset / scale
-
-    def to_model(x):
-        return x * inverse + shift
+    to_model = recorded.raw_to_model(preprocessing)
 
     def to_raw(y):
         return y * scale + offset
@@ -175,10 +172,11 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         tf.debugging.assert_greater_equal(
             tf.shape(x)[0], window,
             message=f"score_series needs at least {window} steps")
-        errors = recorded.step_errors(model, to_model(x), window)
-        value, share = recorded.scores_from_errors(
-            errors, series.get("params") or recorded.unit_params(
-                int(model.config.input_shape[-1])))
+        constants = series.get("params") or recorded.unit_params(
+            int(model.config.input_shape[-1]))
+        errors = recorded.step_errors(model, to_model(x), window,
+                                      constants.get("code_gaussian"))
+        value, share = recorded.scores_from_errors(errors, constants)
         out = {"score": value, "feature_share": share}
         if series.get("threshold") is not None:
             out["is_anomaly"] = value > series["threshold"]
