@@ -44,5 +44,8 @@ setuptools.setup(
         "test": ["pytest", "ruff", "websocket-client"],
         # `--formats=onnx`: tf2onnx converts, onnxruntime checks and runs.
         "onnx": ["tf2onnx==1.17.*", "onnx", "onnxruntime"],
+        # The series baselines of bench/series_detectors.py
+        # (IsolationForest, Sub-PCA); no test needs them.
+        "bench": ["scikit-learn", "scipy"],
     },
 )

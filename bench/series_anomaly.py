@@ -14,8 +14,9 @@ Detectors:
 
 - `kerasae`: the README's sensor-log command, `train.py --window=48
   --model=ae --arch=conv1d --hidden_units=32,16 --latent_dim=16`, then
-  `python -m kerasae.evaluate --test_dataset=FILE` with its defaults
-  (score `reconstruction_and_code` of the window ending at each step,
+  `python -m kerasae.evaluate --test_dataset=FILE` with its defaults, its
+  live scoring (score `reconstruction_and_code` of the window ending at
+  each step,
   threshold `auto`: the largest score of the normal windows, held out
   and trained on); the other thresholding rules are reported on the same
   scores.
@@ -77,7 +78,8 @@ def kerasae_detector(train_csv, tests, folder, seed):
     for kind, path in tests.items():
         metrics = evaluation.evaluate_run(workdir, evaluation.EvalOptions(
             test_dataset=path, plots=kind == "flat", iwae_k=0))
-        report = metrics["anomaly"]
+        # The live scoring: the window ending at each step.
+        report = metrics["anomaly"]["live"]
         results[kind] = {"auroc": report.get("auroc"),
                          "flagged_fraction": report["flagged_fraction"],
                          "rules": report["rules"]}

@@ -181,6 +181,9 @@ def _kind(field):
     if typing.get_origin(kind) in (typing.Union, types.UnionType) \
             and len(args) == 1:
         kind, args = args[0], list(typing.get_args(args[0]))
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) \
+            and args == [int, str]:  # a number or a word (`--window=auto`)
+        return str, int
     origin = typing.get_origin(kind) or kind
     element = int
     if origin is tuple and args and args[0] in (float, str):
@@ -252,6 +255,11 @@ def _parse(field, flag):
     if kind is dict:
         # The `key=number` syntax of `--prior_params`.
         return priors.parse_params(value)
+    if kind is str and element is int and value is not None:
+        # A number or a word: the number as an int, the word checked by
+        # `kerasae.config.validate`.
+        return int(value) if value.strip().lstrip("-").isdigit() \
+            else value
     return value
 
 

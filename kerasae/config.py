@@ -224,9 +224,12 @@ class DataConfig:
     train_classes: tuple = option(
         (), "Train only on these labels, e.g. 0,6.")
     # Series and a second (test) file.
-    window: typing.Optional[int] = option(
+    # An int, or `auto` (the training series' dominant period,
+    # `kerasae.data.period`); config.json records the resolved int.
+    window: typing.Union[int, str, None] = option(
         None, "Read the file as a series (one row per time step) cut into "
-        "sliding windows of this many steps.")
+        "sliding windows of this many steps; auto: the training series' "
+        "dominant period (autocorrelation), else 64.")
     window_stride: int = option(1, "Steps between training windows.")
     time_column: typing.Optional[str] = option(
         None, "Series: column of times (numbers or ISO dates), kept for "
@@ -500,7 +503,11 @@ def _validate_likelihood_options(m, d, t):
 
 
 def _validate_series(d):
-    if d.window is not None and d.window < 2:
+    if isinstance(d.window, str) and d.window != "auto":
+        raise ConfigError(
+            f"--window={d.window}: give a number of time steps, e.g. 48, "
+            "or auto (the series' dominant period)")
+    if isinstance(d.window, int) and d.window < 2:
         raise ConfigError(
             f"--window={d.window}: a window holds at least 2 time steps")
     if d.window_stride < 1:

@@ -365,3 +365,9 @@ def test_console_script_entry_points_run(name, flag, usage, monkeypatch):
     # absl's --help prints the usage and exits with status 1.
     assert done.returncode == 1, done.stderr[-2000:]
     assert flag in done.stdout and usage in done.stdout
+
+
+@pytest.mark.parametrize("value, window", [("48", 48), ("auto", "auto")])
+def test_window_takes_a_number_or_auto(value, window):
+    config = cli.config_from_flags(parsed(f"--window={value}"))
+    assert config.data.window == window

@@ -26,6 +26,7 @@ import typing
 
 import numpy as np
 
+from kerasae.data import period
 from kerasae.data import preprocessing
 from kerasae.data.bundle import DataBundle
 from kerasae.data.split import Split
@@ -179,10 +180,11 @@ def load_series(config, seed=0):
             than a window, a test file whose columns differ.
     """
     del seed
-    n = config.window
     # A clean training log need not carry the label column its test
     # files have (the test file must have it).
     series = read_series(config.dataset, config, require_label=False)
+    config, _ = period.resolve_window(config, series.values)  # auto
+    n = config.window
     _check_long_enough(series, n)
     train_end, validation = _split_steps(series, config)
     normal_only = _train_classes(config, series)

@@ -231,6 +231,9 @@ class EvalOptions:
             (`kerasae.evaluation.conditional`).
         probe_examples: training examples the probes are fitted on (0:
             all).
+        series_scoring: `auto` (= `recorded`), `live` or `recorded`: the
+            step score of a series that the headline figures use
+            (`kerasae.evaluation.series_scores`).
         iwae_paper: k = 5000 on the whole test set (Burda et al.'s
             protocol), whatever `iwae_k` and `iwae_examples` say.
     """
@@ -268,6 +271,11 @@ class EvalOptions:
         "data only).")
     probe_examples: int = option(
         10000, "Training examples the probes are fitted on (0: all).")
+    series_scoring: str = option(
+        "auto", "Series: which step score the headline figures, flags and "
+        "picture use: recorded (every window holding the step, the error "
+        "at it per feature), live (the window ending at the step, what a "
+        "device computes), or auto (recorded); scores.csv has both.")
     iwae_paper: bool = option(
         False, "VAE: the test NLL as Burda et al. report it, k=5000 on the "
         "whole test set (overrides --iwae_k and --iwae_examples; hours on "
@@ -283,6 +291,10 @@ def validate(options):
     if options.score not in anomaly.SCORES:
         raise ConfigError(f"--score={options.score!r} is not one of: "
                           f"{', '.join(anomaly.SCORES)}")
+    if options.series_scoring not in series_scores.SCORINGS:
+        raise ConfigError(
+            f"--series_scoring={options.series_scoring!r} is not one of: "
+            f"{', '.join(series_scores.SCORINGS)}")
     if options.threshold_method not in anomaly.METHODS:
         raise ConfigError(
             f"--threshold_method={options.threshold_method!r} is not one "

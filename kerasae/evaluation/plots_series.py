@@ -5,7 +5,10 @@ threshold (bottom) on one time axis, shades the flagged stretches red and
 the labelled anomalies (when the file has labels) grey. Long series stay
 readable: beyond `MAX_POINTS` steps each pixel-wide bucket is drawn as its
 minimum-to-maximum band, so a one-step spike in 100,000 steps still shows,
-and shaded stretches are merged runs, not one patch per step.
+and shaded stretches are merged runs, not one patch per step. For a
+multivariate series scored the recorded way, each flagged stretch is
+marked on the feature with the largest share of its score (a ring at its
+highest step, labelled with the feature's name): the sensor to look at.
 """
 
 import datetime
@@ -67,7 +70,29 @@ def _draw(ax, x, values, color, label=None):
                     alpha=0.8, label=label, step="mid")
 
 
-def series_scores(path, source, steps, threshold, flagged):
+# Flagged stretches marked with their sensor, at most (the largest).
+MAX_MARKS = 12
+
+
+def _mark_features(ax, x, source, steps, flagged, share, colors):
+    """Rings the top-share feature at the highest step of each flagged
+    stretch (the `MAX_MARKS` highest stretches)."""
+    marks = []
+    for a, b in runs(flagged):
+        top = a + int(np.nanargmax(steps[a:b]))
+        marks.append((steps[top], top))
+    for _, top in sorted(marks, reverse=True)[:MAX_MARKS]:
+        j = int(np.argmax(share[top]))
+        ax.plot([x[top]], [source.values[top, j]], "o", markersize=12,
+                markerfacecolor="none", markeredgewidth=2,
+                color=colors[j % len(colors)])
+        ax.annotate(source.feature_names[j], (x[top], source.values[top, j]),
+                    textcoords="offset points", xytext=(8, 8), fontsize=9,
+                    color=colors[j % len(colors)])
+
+
+def series_scores(path, source, steps, threshold, flagged, share=None,
+                  scoring="recorded"):
     """Writes the picture of one scored file.
 
     Args:
@@ -76,6 +101,9 @@ def series_scores(path, source, steps, threshold, flagged):
         steps: `(time,)` step scores (NaN before the first full window).
         threshold: the calibrated threshold.
         flagged: bool `(time,)`.
+        share: `(time, features)` each feature's share of the step score
+            (recorded scoring), or None.
+        scoring: the scoring's name, for the axis label.
 
     Returns:
         `path`.
@@ -87,7 +115,7 @@ def series_scores(path, source, steps, threshold, flagged):
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, name in enumerate(source.feature_names[:6]):
         _draw(top, x, source.values[:, j], colors[j % len(colors)], name)
-    _draw(bottom, x, steps, "black", "score")
+    _draw(bottom, x, steps, "black", f"{scoring} score")
     bottom.axhline(threshold, color="red", linewidth=1,
                    label=f"threshold {threshold:.3g}")
     for ax in (top, bottom):
@@ -98,6 +126,8 @@ def series_scores(path, source, steps, threshold, flagged):
         for a, b in runs(flagged):
             ax.axvspan(x[a], x[b - 1], color="red", alpha=0.25,
                        linewidth=0)
+    if share is not None and share.shape[1] > 1:
+        _mark_features(top, x, source, steps, flagged, share, colors)
     top.set_title(f"{source.name}: {int(flagged.sum())} of {len(source)} "
                   "steps flagged (red); labelled anomalies grey"
                   if source.labels is not None else
@@ -106,7 +136,7 @@ def series_scores(path, source, steps, threshold, flagged):
     top.legend(loc="upper right", fontsize=8)
     bottom.legend(loc="upper right", fontsize=8)
     bottom.set_xlabel(x_label)
-    bottom.set_ylabel("step score")
+    bottom.set_ylabel(f"{scoring} step score")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

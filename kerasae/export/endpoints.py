@@ -13,6 +13,12 @@ input signature and named outputs:
   the threshold record (`RUN/threshold.json`, by default
   `reconstruction_and_code`) with its fitted parameters as constants, or
   `kerasae.evaluation.anomaly.unfitted_default` without one.
+- `score_series` (series models): a raw series `x` `[T, features]`,
+  any T >= the window N -> the recorded `score` of every step `[T]`
+  (`kerasae.evaluation.recorded`: every window holding the step, the
+  error at it per feature), `feature_share` `[T, features]`, and
+  `is_anomaly` with the recorded threshold: a server scores a whole log
+  in one call, with the numbers of `scores.csv`.
 - `sample` (generative models): scalars `count`, `seed` -> `samples`.
 
 A model without an encoder (the GAN) has `decode` and `sample` only; the
@@ -30,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasae.evaluation import anomaly
+from kerasae.evaluation import recorded
 
 
 def score_name(model):
@@ -93,7 +100,7 @@ class _SeedStream(keras.random.SeedGenerator):
 
 
 def endpoints(model, preprocessing, threshold=None, score=None,
-              params=None):
+              params=None, series=None):
     """The exported functions of `model` with their input signatures.
 
     Args:
@@ -103,6 +110,10 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         score: the score the `score` endpoint computes (a concrete name of
             `kerasae.evaluation.anomaly.SCORES`); None: `score_name(model)`.
         params: fitted parameters of `score` (`kerasae.evaluation.anomaly.fit`).
+        series: for a series model, `{"window", "params", "threshold"}`
+            of the recorded scoring (`kerasae.evaluation.recorded.fit`;
+            before evaluation none: unit constants, no `is_anomaly`);
+            adds `score_series`.
 
     Returns:
         Dict `name -> (fn, [tf.TensorSpec, ...])` in export order; each fn
@@ -113,10 +124,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     scale = np.asarray(preprocessing.scale, np.float32)
     offset = np.asarray(preprocessing.offset, np.float32)
     # Multiply-add rather than subtract-divide: both quantize in TFLite.
-    inverse, shift = 1.0 / scale, -offset / scale
-
-    def to_model(x):
-        return x * inverse + shift
+    to_model = recorded.raw_to_model(preprocessing)
 
     def to_raw(y):
         return y * scale + offset
@@ -159,6 +167,21 @@ def endpoints(model, preprocessing, threshold=None, score=None,
     def decode(code, label=None):
         return {"reconstruction": decoded(code, label)}
 
+    def score_series(x):
+        window = int(series["window"])
+        tf.debugging.assert_greater_equal(
+            tf.shape(x)[0], window,
+            message=f"score_series needs at least {window} steps")
+        constants = series.get("params") or recorded.unit_params(
+            int(model.config.input_shape[-1]))
+        errors = recorded.step_errors(model, to_model(x), window,
+                                      constants.get("code_gaussian"))
+        value, share = recorded.scores_from_errors(errors, constants)
+        out = {"score": value, "feature_share": share}
+        if series.get("threshold") is not None:
+            out["is_anomaly"] = value > series["threshold"]
+        return out
+
     def prior_samples(n, labels, seed):
         if model.uses_prior:
             z = model.sample_prior(n, labels=labels, seed=_SeedStream(seed))
@@ -178,6 +201,10 @@ def endpoints(model, preprocessing, threshold=None, score=None,
         found["serving_default"] = (reconstruct, [x] + label)
         found["encode"] = (encode, [x] + encoder_label)
         found["score"] = (score, [x] + label)
+        if series is not None:
+            found["score_series"] = (score_series, [tf.TensorSpec(
+                (None, model.config.input_shape[-1]), tf.float32,
+                name="x")])
     if model.is_generative:
         # Labelled models draw one sample per requested label.
         found["sample"] = (sample_labelled, label + [seed]) if label \
@@ -187,7 +214,7 @@ def endpoints(model, preprocessing, threshold=None, score=None,
 
 
 def build_archive(model, preprocessing, threshold=None, names=None,
-                  score=None, params=None):
+                  score=None, params=None, series=None):
     """A `keras.export.ExportArchive` holding `endpoints` (or `names`).
 
     ExportArchive also registers the first endpoint as `serving_default`
@@ -195,7 +222,8 @@ def build_archive(model, preprocessing, threshold=None, names=None,
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    found = endpoints(model, preprocessing, threshold, score, params)
+    found = endpoints(model, preprocessing, threshold, score, params,
+                      series)
     for name, (fn, spec) in found.items():
         if names is None or name in names:
             archive.add_endpoint(name, fn, input_signature=spec)

@@ -6,8 +6,9 @@ folder TF Serving watches is `export_dir/<name>/`), for `tflite`
 `export_dir/onnx/<name>/` (see `kerasae.export.onnx_export`). The
 SavedModel is a `keras.export.ExportArchive` of the endpoints in
 `kerasae.export.endpoints` (serving_default, encode, decode, score, and
-sample for generative models), each with a fixed input signature; the
-training preprocessing is inside, so clients send and receive raw values.
+sample for generative models; `score_series` for series models), each
+with a fixed input signature; the training preprocessing is inside, so
+clients send and receive raw values.
 When the workdir holds `threshold.json` (written by `kerasae.evaluate`:
 `{"score": name, "threshold": float, "params": {...}, ...}`), `score`
 computes the score it names (by default `reconstruction_and_code`, its
@@ -83,7 +84,33 @@ def read_scoring(workdir, model):
     if score in anomaly.FITTED:
         _check_params(path, score, params, model.latent_dim)
     return {"score": score, "threshold": threshold,
-            "params": params if score in anomaly.FITTED else None}
+            "params": params if score in anomaly.FITTED else None,
+            "recorded": _recorded(path, value.get("recorded"), model)}
+
+
+def _recorded(path, record, model):
+    """The `recorded` section of a series run's threshold, checked."""
+    if record is None:
+        return None
+    features = model.config.input_shape[-1]
+    try:
+        params = record["params"]
+        threshold = float(record["threshold"])
+        scales = [float(v) for key in ("step_scale", "window_scale")
+                  for v in params[key]]
+        numbers = [float(params[k]) for k in (
+            "step_mean", "step_std", "window_mean", "window_std")]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ExportError(
+            f"{path}: bad recorded section ({error}); recompute it with "
+            "python -m kerasae.evaluate") from None
+    if len(scales) != 2 * features or not all(
+            v > 0 for v in scales + numbers[1::2]):
+        raise ExportError(
+            f"{path}: the recorded constants do not fit this model's "
+            f"{features} features; recompute them with python -m "
+            "kerasae.evaluate")
+    return {"params": params, "threshold": threshold}
 
 
 def _check_params(path, score, params, latent_dim):
@@ -215,7 +242,13 @@ def _export(workdir, export_dir, formats, quantize, name, version,
     """`export` under the workdir's shared lock."""
     config, model, pre = wd.load_run(workdir)
     scoring = read_scoring(workdir, model) or {
-        "score": score_name(model), "threshold": None, "params": None}
+        "score": score_name(model), "threshold": None, "params": None,
+        "recorded": None}
+    # A series model also serves the recorded score of a whole log.
+    series = None
+    if config.data.window is not None and model.has_encoder:
+        series = {"window": int(config.model.input_shape[0]),
+                  **(scoring["recorded"] or {})}
     name = name or config.model.name
     version = version or next_version(os.path.join(export_dir, name))
     targets = {}
@@ -240,7 +273,7 @@ def _export(workdir, export_dir, formats, quantize, name, version,
         if "saved_model" in built:
             build_archive(
                 model, pre, scoring["threshold"], score=scoring["score"],
-                params=scoring["params"]).write_out(
+                params=scoring["params"], series=series).write_out(
                     built["saved_model"], verbose=False)
         files = []
         if "tflite" in built:

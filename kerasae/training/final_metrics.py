@@ -77,6 +77,8 @@ def print_summary(workdir, metrics):
     if "built" in metrics:
         print(f"  built:    {metrics['built']}, "
               f"{metrics['parameters']:,} parameters")
+    if "window_auto" in metrics:
+        print(f"  window:   {metrics['window_auto']} (--window=auto)")
     print(f"  {split} metrics: {shown}")
     print(f"  model:    {wd.path(workdir, wd.MODEL)}")
     print(f"  metrics:  {wd.path(workdir, wd.METRICS)}")

@@ -29,6 +29,7 @@ from kerasae import data as kae_data
 from kerasae import lock
 from kerasae import models
 from kerasae import workdir as wd
+from kerasae.data import period
 from kerasae.data import tables
 from kerasae.errors import ConfigError
 from kerasae.errors import WorkdirError
@@ -73,9 +74,20 @@ def resolve(config, bundle):
         data_range=tuple(float(v) for v in bundle.data_range),
         num_classes=int(bundle.num_classes),
     )
-    # config.json records the path the data took (`--data_path=auto`).
+    # config.json records the path the data took (`--data_path=auto`)
+    # and the window `--window=auto` chose.
     data = dataclasses.replace(config.data, data_path=bundle.data_path)
+    if config.data.window == period.AUTO:
+        data = dataclasses.replace(data, window=int(bundle.input_shape[0]))
     return dataclasses.replace(config, model=model, data=data)
+
+
+def window_choice(config, bundle):
+    """Why `--window=auto` chose its window, or None for a given one."""
+    if config.data.window != period.AUTO:
+        return None
+    _, reason = period.resolve_window(config.data, bundle.train.x.series)
+    return f"{bundle.input_shape[0]} steps: {reason}"
 
 
 def train(config, workdir, overwrite=False, callbacks=(), verbose=None,
@@ -150,6 +162,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     chief = distribute.is_chief(strategy)
     if bundle is None:
         bundle = kae_data.load(data_config, seed=t.seed, source=source)
+    chosen_window = window_choice(config, bundle)
     config = resolve(config, bundle)
     if chief or not overwrite:
         state = wd.prepare(workdir, config.to_dict(),
@@ -215,6 +228,8 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     metrics["parameters"] = int(model.count_params())
     metrics["train_seconds"] = round(seconds, 1)
     metrics["matmul_precision"] = precision
+    if chosen_window:
+        metrics["window_auto"] = chosen_window
     metrics["thread_pools"] = pools
     if chief:
         wd.write_json(workdir, wd.METRICS, metrics)
