@@ -140,3 +140,26 @@ def test_tensorboard_holds_pictures_and_figures(runs):
         1, pytest.approx(metrics["anomaly"]["threshold"]))
     assert scalars["evaluation/mse"][1] == pytest.approx(
         metrics["evaluation"]["mse"])
+
+
+def test_the_chart_reads_the_scoring_the_threshold_belongs_to(tmp_path):
+    from kerasae.evaluation import report_series
+    path = tmp_path / "scores.csv"
+    path.write_text(
+        "time,live_score,live_flagged,recorded_score,recorded_flagged,"
+        "a_share,b_share,label\n"
+        "t0,,0,0.5,0,0.2,0.8,0\n"
+        "t1,2.0,1,0.25,0,0.5,0.5,1\n"
+        "t2,1.0,0,3.0,1,0.9,0.1,0\n")
+    x, name, score, flagged, labels = report_series.read_scores(
+        path, "live")
+    assert (x, name) == (["t0", "t1", "t2"], "time")
+    assert score == [None, 2.0, 1.0] and flagged == [False, True, False]
+    assert labels == [False, True, False]
+    _, _, score, flagged, _ = report_series.read_scores(path, "recorded")
+    assert score == [0.5, 0.25, 3.0] and flagged == [False, False, True]
+    # No time and no label column: steps are numbered, no bands.
+    path.write_text("live_score,live_flagged,recorded_score,"
+                    "recorded_flagged\n,0,1.5,1\n")
+    x, name, _, flagged, labels = report_series.read_scores(path)
+    assert (x, name, flagged, labels) == ([0], "step", [True], None)

@@ -167,8 +167,9 @@ def _anomaly(workdir, metrics, threshold):
     if os.path.exists(scores):
         from kerasae.evaluation import report_series  # plotly
         parts += ["<h3>Step scores (drag to zoom, double-click to reset)"
-                  "</h3>", report_series.chart(scores, report.get(
-                      "threshold"))]
+                  "</h3>", report_series.chart(
+                      scores, report.get("threshold"),
+                      report.get("scoring", "recorded"))]
     parts.append(_table(report))
     return "\n".join(parts)
 

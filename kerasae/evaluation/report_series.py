@@ -1,10 +1,10 @@
 """The interactive chart of a series' step scores, for `report.html`.
 
-`chart(scores_csv, threshold)` reads `RUN/scores.csv` (time, `score`,
-`flagged`, label column) and returns an HTML fragment: a plotly figure of
-the score over time at full resolution, the threshold as a line, flagged
-steps as red points and labelled anomalies as grey bands, with plotly's
-JavaScript inlined (`include_plotlyjs=True`), so the page needs no
+`chart(scores_csv, threshold, scoring)` reads `RUN/scores.csv` (time,
+`<scoring>_score`, `<scoring>_flagged`, label column) and returns an HTML
+fragment: a plotly figure of the score over time at full resolution, the
+threshold as a line, flagged steps as red points and labelled anomalies
+as grey bands, with plotly's JavaScript inlined (`include_plotlyjs=True`), so the page needs no
 network. Plotly draws SVG, not WebGL: it renders wherever the page is
 opened, and a 100,000-step log zooms down to single steps.
 """
@@ -18,25 +18,29 @@ import plotly.io as pio
 MAX_BANDS = 300
 
 
-def read_scores(path):
+def read_scores(path, scoring="recorded"):
     """Columns of a `scores.csv`: `(x, x_name, score, flagged, labels)`.
 
-    `x` is the time cell of each step (ISO text plotly reads as dates, or
-    numbers) or the step index; `score` has None where no window ends;
-    `labels` is None without a label column.
+    `scoring` picks the `live_*` or `recorded_*` columns (the one the
+    anomaly report's threshold belongs to). `x` is the time cell of each
+    step (ISO text plotly reads as dates, or numbers) or the step index;
+    `score` has None where no window ends; `labels` is None without a
+    label column (the last, when it is not a score or a feature share).
     """
     with open(path, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
         rows = list(reader)
-    at = header.index("score")
-    timed = at == 1
+    at = header.index(f"{scoring}_score")
+    flag_at = header.index(f"{scoring}_flagged")
+    timed = header[0] != "live_score"
     x = [r[0] for r in rows] if timed else list(range(len(rows)))
     score = [float(r[at]) if r[at] else None for r in rows]
-    flagged = [r[at + 1] == "1" for r in rows]
-    labels = None
-    if len(header) > at + 2:
-        labels = [r[at + 2] not in ("", "0", "0.0", "False", "false")
+    flagged = [r[flag_at] == "1" for r in rows]
+    labels, last = None, header[-1]
+    if not (last.endswith(("_score", "_flagged", "_share"))) and \
+            len(header) > 1:
+        labels = [r[-1] not in ("", "0", "0.0", "False", "false")
                   for r in rows]
     return x, header[0] if timed else "step", score, flagged, labels
 
@@ -53,9 +57,9 @@ def _stretches(mask):
     return found
 
 
-def figure(path, threshold):
+def figure(path, threshold, scoring="recorded"):
     """The plotly `Figure` of one `scores.csv`."""
-    x, x_name, score, flagged, labels = read_scores(path)
+    x, x_name, score, flagged, labels = read_scores(path, scoring)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=score, mode="lines", name="step score",
                              line=dict(color="black", width=1)))
@@ -78,8 +82,8 @@ def figure(path, threshold):
     return fig
 
 
-def chart(path, threshold):
+def chart(path, threshold, scoring="recorded"):
     """An HTML `<div>` with the chart and plotly's JavaScript inlined."""
-    return pio.to_html(figure(path, threshold), full_html=False,
+    return pio.to_html(figure(path, threshold, scoring), full_html=False,
                        include_plotlyjs=True, div_id="series-scores",
                        config={"displaylogo": False})
