@@ -4,9 +4,10 @@
 `<scoring>_score`, `<scoring>_flagged`, label column) and returns an HTML
 fragment: a plotly figure of the score over time at full resolution, the
 threshold as a line, flagged steps as red points and labelled anomalies
-as grey bands, with plotly's JavaScript inlined (`include_plotlyjs=True`), so the page needs no
-network. Plotly draws SVG, not WebGL: it renders wherever the page is
-opened, and a 100,000-step log zooms down to single steps.
+as grey bands, with plotly's JavaScript inlined
+(`include_plotlyjs=True`), so the page needs no network. Plotly draws
+SVG, not WebGL: it renders wherever the page is opened, and a
+100,000-step log zooms down to single steps.
 """
 
 import csv
