@@ -163,6 +163,18 @@ class Run:
         return self._batched(fn, x, self._labels(labels, len(x), True),
                              "code")
 
+    def classify(self, x):
+        """Class probabilities q(y|x) of raw examples `x`, (n, K): over
+        the classes of a semi-supervised aae, the clusters of a
+        clustering one (the SavedModel's `classify` signature)."""
+        x = self._inputs(x)
+        fn = self._function(
+            "classify", "classify: it has no categorical code (use "
+            "--model=aae --aae_mode=semi_supervised or clustering)")
+        if not len(x):
+            return np.zeros((0, self.model.categories), np.float32)
+        return self._batched(fn, x, None, "probabilities")
+
     def reconstruct(self, x, labels=None):
         """Reconstructions of raw examples `x`, in raw units."""
         x = self._inputs(x)

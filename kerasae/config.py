@@ -33,6 +33,8 @@ MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 THREAD_POOLS = ("auto", "tensorflow", "inter_op")
 # How the data is held (`kerasae.data.loader`).
 DATA_PATHS = ("auto", "memory", "stream")
+# What the adversarial autoencoder's code is (docs/adversarial.md).
+AAE_MODES = ("standard", "semi_supervised", "clustering")
 
 
 def option(default, help, choices=None, flag=None):
@@ -97,6 +99,9 @@ class ModelConfig:
         prior_params: keyword arguments of the prior sampler.
         supervised: adversarial autoencoder: give the label to the decoder.
         discriminator_units: hidden sizes of the adversarial discriminator.
+        aae_mode: `standard`, `semi_supervised` or `clustering`
+            (`kerasae.models.adversarial_categorical`).
+        clusters: K of the clustering aae (None: 16).
         input_shape: shape of one example, filled in from the data.
         data_range: (min, max) of the training data in model space.
         num_classes: number of labels, filled in from the data (0: none).
@@ -142,6 +147,15 @@ class ModelConfig:
         "style).", flag="aae_supervised")
     discriminator_units: tuple = option(
         (512, 512), "aae: discriminator hidden sizes.")
+    aae_mode: str = option(
+        "standard", "aae: standard (one code held to --prior), "
+        "semi_supervised (a class code and a --latent_dim style code, "
+        "trained on --labelled_examples labels) or clustering (a "
+        "--clusters-way categorical code and a style code).",
+        choices=AAE_MODES)
+    clusters: typing.Optional[int] = option(
+        None, "aae --aae_mode=clustering: number of clusters K (default "
+        "16).")
     # Filled in from the data (`kerasae.training.resolve`): no flags.
     input_shape: tuple = option((), None, flag=False)
     data_range: tuple = option((0.0, 1.0), None, flag=False)
@@ -208,6 +222,8 @@ class DataConfig:
             before resizing.
         sample_size: examples per split that evaluation, calibration and
             the pictures of a streamed run use.
+        labelled_examples: the semi-supervised aae's labelled subset size
+            (`kerasae.data.labelled_subset`); None: every label.
     """
 
     dataset: str = option(
@@ -264,6 +280,10 @@ class DataConfig:
     sample_size: int = option(
         10_000, "Examples per split that evaluation, calibration and "
         "pictures of a streamed run use.")
+    labelled_examples: typing.Optional[int] = option(
+        None, "aae --aae_mode=semi_supervised: keep the labels of this many "
+        "training examples, the same number per class, drawn by --seed "
+        "(default: every label).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -495,11 +515,45 @@ def _validate_likelihood_options(m, d, t):
             f"--conditional applies to --model=vae only, not --model="
             f"{m.name}" + (" (use --aae_supervised for a label-decoding aae)"
                            if m.name == "aae" else ""))
+    _validate_aae_mode(m, d)
     _positive("--vq_codebook_size", m.vq_codebook_size)
     _positive("--vq_embedding_dim", m.vq_embedding_dim)
     if m.commitment_cost < 0:
         raise ConfigError(
             f"--commitment_cost={m.commitment_cost}: must be >= 0")
+
+
+def _validate_aae_mode(m, d):
+    _choice("--aae_mode", m.aae_mode, AAE_MODES)
+    if m.aae_mode != "standard" and m.name != "aae":
+        raise ConfigError(
+            f"--aae_mode={m.aae_mode} applies to --model=aae only, not "
+            f"--model={m.name}")
+    if m.aae_mode != "standard" and m.supervised:
+        raise ConfigError(
+            f"--aae_mode={m.aae_mode} infers the class itself: drop "
+            "--aae_supervised (it gives the label to the decoder)")
+    if m.clusters is not None and m.aae_mode != "clustering":
+        raise ConfigError(
+            f"--clusters applies to --aae_mode=clustering, not "
+            f"--aae_mode={m.aae_mode}")
+    if m.clusters is not None and m.clusters < 2:
+        raise ConfigError(
+            f"--clusters={m.clusters}: give at least 2 clusters, e.g. "
+            "--clusters=16")
+    if d.labelled_examples is not None and m.aae_mode != "semi_supervised":
+        raise ConfigError(
+            f"--labelled_examples applies to --aae_mode=semi_supervised, "
+            f"not --model={m.name} --aae_mode={m.aae_mode}")
+    if m.aae_mode == "semi_supervised" and d.binarize == "dynamic":
+        raise ConfigError(
+            "--binarize=dynamic resamples the unlabelled batches only, not "
+            "the labelled subset of --aae_mode=semi_supervised; use "
+            "--binarize=static")
+    if d.labelled_examples is not None and d.labelled_examples < 1:
+        raise ConfigError(
+            f"--labelled_examples={d.labelled_examples}: keep at least one "
+            "label per class")
 
 
 def _validate_series(d):

@@ -60,6 +60,12 @@ def step_cases():
                       ("sparse_ae-l1", name, {"sparsity": "l1"})]
         else:
             cases.append((name, name, {}))
+    # The categorical adversarial autoencoders: two discriminators, and a
+    # classification phase on labelled batches (semi-supervised).
+    cases += [("aae-clustering", "aae", {"aae_mode": "clustering",
+                                         "clusters": 3}),
+              ("aae-semi_supervised", "aae",
+               {"aae_mode": "semi_supervised", "num_classes": 3})]
     return cases
 
 
@@ -130,7 +136,12 @@ def one_step(build, strategy, weights, x):
         compile_sgd(model)
     fix_draws(model)
     model.set_weights(weights)
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(GLOBAL_BATCH)
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    if model.uses_labelled_subset:
+        # Each step's labelled batch: the same examples, their labels.
+        labels = np.arange(len(x)) % model.config.num_classes
+        ds = tf.data.Dataset.from_tensor_slices((x, (x, labels)))
+    ds = ds.batch(GLOBAL_BATCH)
     history = model.fit(ds, epochs=1, verbose=0, shuffle=False).history
     return ([v.numpy() for v in model.trainable_variables],
             {k: float(v[-1]) for k, v in history.items()})
@@ -192,11 +203,12 @@ def step_checks():
     result = {"replicas": mirrored.num_replicas_in_sync, "models": {},
               "draws": {}}
     for case, name, overrides in step_cases():
-        cls = models.MODELS.get(name)
         result["models"][case] = compare(
-            lambda: cls(model_config(name, **overrides)), mirrored, x)
+            lambda: models.build(model_config(name, **overrides)),
+            mirrored, x)
         with mirrored.scope():
-            sampler = cls(model_config(name, noise_level=0.3, **overrides))
+            sampler = models.build(
+                model_config(name, noise_level=0.3, **overrides))
         result["draws"][case] = replica_draws(sampler, mirrored)
     result["controls"] = {
         "reduce_mean": compare(

@@ -33,12 +33,13 @@ BATCH_STATISTIC_METRICS = {"sample_mmd"}
 
 
 def step_cases():
-    """Case ids over the registry; the sparse model once per penalty."""
+    """Case ids over the registry; the sparse model once per penalty, the
+    aae once more per categorical mode."""
     cases = []
     for name in MODELS.names():
         cases += ([f"{name}-kl", f"{name}-l1"] if name == "sparse_ae"
                   else [name])
-    return cases
+    return cases + ["aae-clustering", "aae-semi_supervised"]
 
 
 def run_helper(tmp_path, mode, *args, env=None):

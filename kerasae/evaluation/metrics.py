@@ -355,6 +355,11 @@ def model_metrics(model, bundle, options):
             model, bundle.train.x, bundle.train.y,
             train_examples=options.probe_examples,
             test=None if split.y is None else (split.x, split.y))
+    if model.can_classify:
+        # Classes (semi-supervised) or clusters of the categorical aae.
+        from kerasae.evaluation import categorical
+        result.update(categorical.report(model, bundle.train, split,
+                                         options.batch_size))
     if hasattr(model, "codebook_usage"):
         # The VQ-VAE's codebook perplexity on the whole split.
         result.update(model.codebook_usage(split.x))

@@ -293,6 +293,10 @@ def plot_run(model, bundle, workdir, scores=None, threshold=None,
                 model, split.x[0], split.x[1], data_range=r))
     if model.is_generative and _is_image(tuple(bundle.input_shape)):
         out("samples.png", sample_grid(model, 6, seed))
+    if model.can_classify:
+        from kerasae.evaluation import categorical
+        out("style_content.png", categorical.style_content_grid(
+            model, seed=seed, data_range=r))
     history = wd.path(workdir, wd.HISTORY)
     if os.path.exists(history) and os.path.getsize(history):
         out("training_curves.png", training_curves(history))

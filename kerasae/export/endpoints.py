@@ -20,6 +20,10 @@ input signature and named outputs:
   `is_anomaly` with the recorded threshold: a server scores a whole log
   in one call, with the numbers of `scores.csv`.
 - `sample` (generative models): scalars `count`, `seed` -> `samples`.
+- `classify` (models with a categorical code, `can_classify`): raw `x`
+  -> `probabilities` q(y|x) over the classes (or clusters) and the most
+  probable `class`; their `encode` also gives the two codes apart,
+  `class_probabilities` and `style`, beside `code`, their concatenation.
 
 A model without an encoder (the GAN) has `decode` and `sample` only; the
 supervised adversarial autoencoder and the conditional VAE add an int
@@ -152,6 +156,12 @@ def endpoints(model, preprocessing, threshold=None, score=None,
             model.encode(to_model(x), labels=label), label)}
 
     def encode(x, label=None):
+        if model.can_classify:
+            # Both codes of a categorical aae, and the code they make.
+            code = model.encode(to_model(x))
+            probabilities, style = model.split(code)
+            return {"code": code, "class_probabilities": probabilities,
+                    "style": style}
         if model.is_variational:
             mean, log_var = model.encode_distribution(to_model(x), label)
             return {"code": tf.identity(mean), "mean": mean,
@@ -182,6 +192,12 @@ def endpoints(model, preprocessing, threshold=None, score=None,
             out["is_anomaly"] = value > series["threshold"]
         return out
 
+    def classify(x):
+        probabilities = model.classify(to_model(x))
+        return {"probabilities": probabilities,
+                "class": tf.argmax(probabilities, axis=-1,
+                                   output_type=tf.int32)}
+
     def prior_samples(n, labels, seed):
         if model.uses_prior:
             z = model.sample_prior(n, labels=labels, seed=_SeedStream(seed))
@@ -205,6 +221,8 @@ def endpoints(model, preprocessing, threshold=None, score=None,
             found["score_series"] = (score_series, [tf.TensorSpec(
                 (None, model.config.input_shape[-1]), tf.float32,
                 name="x")])
+    if model.can_classify:
+        found["classify"] = (classify, [x])
     if model.is_generative:
         # Labelled models draw one sample per requested label.
         found["sample"] = (sample_labelled, label + [seed]) if label \

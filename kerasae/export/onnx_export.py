@@ -41,7 +41,7 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 13
 # Endpoint -> file name (the SavedModel's `serving_default` reconstructs).
 FILES = {"serving_default": "reconstruct", "encode": "encode",
-         "decode": "decode", "score": "score"}
+         "decode": "decode", "score": "score", "classify": "classify"}
 NOT_CONVERTED = {
     "sample": "ONNX has no random operator whose seed is an input (the "
               "SavedModel's sample takes one); draw codes from the prior "

@@ -5,17 +5,17 @@ folder TF Serving watches is `export_dir/<name>/`), for `tflite`
 `export_dir/tflite/<name>/` (see `kerasae.export.tflite`) and, for `onnx`,
 `export_dir/onnx/<name>/` (see `kerasae.export.onnx_export`). The
 SavedModel is a `keras.export.ExportArchive` of the endpoints in
-`kerasae.export.endpoints` (serving_default, encode, decode, score, and
-sample for generative models; `score_series` for series models), each
-with a fixed input signature; the training preprocessing is inside, so
-clients send and receive raw values.
-When the workdir holds `threshold.json` (written by `kerasae.evaluate`:
-`{"score": name, "threshold": float, "params": {...}, ...}`), `score`
-computes the score it names (by default `reconstruction_and_code`, its
-fitted parameters baked in as constants) and also returns `is_anomaly =
-score > threshold`; re-export after recomputing it. Without the file,
-`score` is the reconstruction loss (the VAE's negative ELBO at the mean)
-and has no `is_anomaly`.
+`kerasae.export.endpoints` (serving_default, encode, decode, score; sample
+for generative models, `classify` for models with a categorical code,
+`score_series` for series models), each with a fixed input signature;
+the training preprocessing is inside, so clients send and receive raw
+values. When the workdir holds `threshold.json` (written by
+`kerasae.evaluate`: `{"score": name, "threshold": float, "params": {...},
+...}`), `score` computes the score it names (by default
+`reconstruction_and_code`, its fitted parameters baked in as constants)
+and also returns `is_anomaly = score > threshold`; re-export after
+recomputing it. Without the file, `score` is the reconstruction loss (the
+VAE's negative ELBO at the mean) and has no `is_anomaly`.
 
 Nothing is ever half-written or overwritten by accident: artifacts are
 built in a hidden folder `export_dir/.tmp-<name>-<version>-*` (outside the

@@ -6,6 +6,7 @@ family but the GAN, which has no encoder.
 """
 
 from kerasae.models import adversarial  # noqa: F401  (registers aae)
+from kerasae.models import adversarial_categorical  # noqa: F401
 from kerasae.models import autoencoder  # noqa: F401  (registers ae, dae, ...)
 from kerasae.models import gan  # noqa: F401
 from kerasae.models import vae  # noqa: F401
@@ -27,7 +28,8 @@ def build(model_config):
     Raises:
         ConfigError: unknown name, or an architecture the data cannot use.
     """
-    return MODELS.get(model_config.name)(model_config)
+    family = MODELS.get(model_config.name)
+    return family.for_config(model_config)(model_config)
 
 
 __all__ = ["Autoencoder", "ConfiguredModel", "MODELS", "build"]

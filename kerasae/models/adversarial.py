@@ -29,6 +29,10 @@ from kerasae.models import priors
 from kerasae.models.base import Autoencoder
 from kerasae.registry import MODELS
 
+# `--aae_mode` -> its class; `kerasae.models.adversarial_categorical` adds
+# `semi_supervised` and `clustering`.
+MODES = {}
+
 
 def discriminator_loss(real_logits, fake_logits):
     """-log D(real) - log(1 - D(fake)) per example, from logits.
@@ -100,6 +104,10 @@ class AdversarialAutoencoder(Autoencoder):
         "discriminator_optimizer": ("discriminator_learning_rate", 0.5),
         "generator_optimizer": ("generator_learning_rate", 0.5),
     }
+
+    @classmethod
+    def for_config(cls, config):
+        return MODES.get(getattr(config, "aae_mode", "standard"), cls)
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)

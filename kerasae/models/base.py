@@ -30,6 +30,9 @@ from kerasae.models import layers as kae_layers
 from kerasae.models import losses
 from kerasae.models import replicas
 
+# Where `save_own_variables` keeps the seed generator's state.
+SEED_STATE = "seed_generator_state"
+
 
 class Losses:
     """Per-example loss terms of one batch.
@@ -76,6 +79,10 @@ class ConfiguredModel(keras.Model):
       config decides: the supervised aae, the conditional vae).
     - `encoder_uses_labels`: the encoder takes it too (the conditional
       vae), so `encode` and every exported graph that encodes need it.
+    - `can_classify`: `classify(x)` gives probabilities over categories
+      (the categorical adversarial autoencoders: classes or clusters).
+    - `uses_labelled_subset`: trains on a labelled subset of the training
+      split beside the unlabelled whole (the semi-supervised aae).
 
     `optimizer_roles` maps each `compile` keyword to the `TrainConfig`
     learning-rate field and Adam `beta_1` (None: Adam's default) it is
@@ -92,7 +99,15 @@ class ConfiguredModel(keras.Model):
     uses_prior = False
     uses_labels = False
     encoder_uses_labels = False
+    can_classify = False
+    uses_labelled_subset = False
     optimizer_roles = {"optimizer": ("learning_rate", None)}
+
+    @classmethod
+    def for_config(cls, config):
+        """The class to build for `config` (a family with variants, such
+        as the aae's `--aae_mode`, picks one)."""
+        return cls
 
     def __init__(self, config, **kwargs):
         config = model_config(config)
@@ -181,6 +196,25 @@ class ConfiguredModel(keras.Model):
             for role in self.optimizer_roles if config.get(role)})
 
     # ----------------------------------------------------- serialising
+    def save_own_variables(self, store):
+        """Keras's own variables, plus the random stream's state.
+
+        The seed generator is no layer, so Keras would not save it: a
+        resumed run would draw the noise and prior samples of epoch 0
+        again instead of those an uninterrupted run draws next.
+        """
+        super().save_own_variables(store)
+        store[SEED_STATE] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        """Reads `save_own_variables`' store (or one written without
+        the random stream's state)."""
+        keys = list(store.keys())
+        if SEED_STATE in keys:
+            self.seed_generator.state.assign(store[SEED_STATE])
+        super().load_own_variables(
+            {k: store[k] for k in keys if k != SEED_STATE})
+
     def get_config(self):
         return {
             "config": dataclasses.asdict(self.config),

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from kerasae import workdir as wd
+from kerasae.evaluation import categorical
 from kerasae.evaluation import prior_match
 
 
@@ -44,6 +45,10 @@ def evaluate(model, config, bundle, batch_size):
     results.update(prior_match.model_metrics(model, sample.x, sample.y))
     if sample is not split and model.uses_prior:
         results["sample_size"] = len(sample)
+    # The categorical aae's classes (or clusters) against the labels.
+    if model.can_classify:
+        results.update(categorical.report(
+            model, bundle.train.sample(config.data.sample_size), sample))
     return wd.metrics_record(config, bundle.eval_split_name, len(split),
                              results, data_path=bundle.data_path)
 

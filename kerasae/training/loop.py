@@ -38,6 +38,7 @@ from kerasae.training import build
 from kerasae.training import describe
 from kerasae.training import distribute
 from kerasae.training import final_metrics
+from kerasae.training import labelled
 from kerasae.training import precision as kae_precision
 from kerasae.training import resume
 from kerasae.training import schedules
@@ -197,7 +198,8 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     # replays it.
     position = tf.Variable(0, dtype=tf.int64, trainable=False)
     train_ds, val_ds = datasets(model, bundle, t, replicas, position,
-                                shard=distribute.worker_shard(strategy))
+                                shard=distribute.worker_shard(strategy),
+                                data_config=config.data)
     cardinality = int(train_ds.cardinality())
     steps = t.steps_per_epoch or (cardinality if cardinality > 0 else None)
     if verbose is None:
@@ -270,13 +272,14 @@ def keep_arrays(workdir, x, y):
 
 
 def datasets(model, bundle, train_config, replicas, position=None,
-             shard=None):
+             shard=None, data_config=None):
     """Training and validation `tf.data` pipelines for `model`.
 
     `position`: the int64 variable that says where the training batches
     start (`kerasae.data.Split.dataset`); None: at the start. `shard`
     (`(workers, index)`, from `distribute.worker_shard`) makes a streamed
-    training split read only this worker's share.
+    training split read only this worker's share. `data_config` says
+    which labels a semi-supervised model keeps (default: every label).
     """
     labels = model.uses_labels
     train, t = bundle.train, train_config
@@ -295,7 +298,15 @@ def datasets(model, bundle, train_config, replicas, position=None,
         t.batch_size, labels=labels, shuffle=True, seed=t.seed,
         repeat=t.steps_per_epoch is not None, drop_remainder=drop,
         position=position, shard=shard)
-    val_ds = bundle.validation.dataset(t.batch_size, labels=labels)
+    # The semi-supervised aae judges its classes on validation labels.
+    val_ds = bundle.validation.dataset(
+        t.batch_size, labels=labels or model.uses_labelled_subset)
+    if model.uses_labelled_subset:
+        config = kae_config.Config(
+            model=model.config, data=data_config or kae_config.DataConfig(),
+            train=train_config)
+        train_ds = labelled.attach(train_ds, bundle, config, replicas,
+                                   position)
     return train_ds, val_ds
 
 

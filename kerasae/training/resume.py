@@ -32,7 +32,6 @@ import os
 import re
 
 import keras
-import numpy as np
 
 from kerasae import workdir as wd
 
@@ -65,9 +64,7 @@ def read_backup(workdir):
         raise wd.damaged(target, f"names {os.path.basename(weights)}, "
                          "which is missing", wd.BACKUP)
     wd.check_weights(weights, wd.BACKUP)
-    seeds = state.get("seeds", [])
-    return {"epoch": epoch, "weights": weights,
-            "seeds": seeds if isinstance(seeds, list) else []}
+    return {"epoch": epoch, "weights": weights}
 
 
 def check(workdir):
@@ -108,16 +105,9 @@ class Backup(keras.callbacks.Callback):
         if optimizer is not None and not optimizer.built:
             # The optimizer's slots must exist before they are loaded.
             optimizer.build(self.model.trainable_variables)
+        # The weights file holds the random stream's state too
+        # (`ConfiguredModel.save_own_variables`).
         self.model.load_weights(state["weights"])
-        # Keras's weight files leave out the random generators' states: a
-        # resumed VAE would draw other noise than an uninterrupted one.
-        # (In the model's order: their names depend on what the process
-        # built before.)
-        saved = state["seeds"]
-        variables = seed_states(self.model)
-        if len(saved) == len(variables):
-            for variable, value in zip(variables, saved):
-                variable.assign(value)
         self.model._initial_epoch = state["epoch"]
 
     def on_epoch_end(self, epoch, logs=None):
@@ -128,20 +118,11 @@ class Backup(keras.callbacks.Callback):
         self.model.save_weights(os.path.join(self.folder, name),
                                 overwrite=True)
         # The commit point: until this rename the old state stands.
-        seeds = [np.asarray(v.numpy()).tolist()
-                 for v in seed_states(self.model)]
         wd.write_json(self.workdir, os.path.join(wd.BACKUP, METADATA),
-                      {"epoch": epoch + 1, "batch": 0, "weights": name,
-                       "seeds": seeds})
+                      {"epoch": epoch + 1, "batch": 0, "weights": name})
         for other in os.listdir(self.folder):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.folder, other))
-
-
-def seed_states(model):
-    """The state variables of the model's random seed generators."""
-    return [v for v in model.variables
-            if v.path.endswith("seed_generator_state")]
 
 
 # ------------------------------------------------------- history.csv
