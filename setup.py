@@ -41,7 +41,9 @@ setuptools.setup(
         "plotly",
     ],
     extras_require={
-        "test": ["pytest", "ruff", "websocket-client"],
+        # pytest-xdist: the suite runs as two processes, one test file
+        # each (pytest.ini).
+        "test": ["pytest", "pytest-xdist", "ruff", "websocket-client"],
         # `--formats=onnx`: tf2onnx converts, onnxruntime checks and runs.
         "onnx": ["tf2onnx==1.17.*", "onnx", "onnxruntime"],
         # The series baselines of bench/series_detectors.py
