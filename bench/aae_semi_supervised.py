@@ -52,7 +52,7 @@ flags.DEFINE_integer("style_dim", 10, "Units of the style code.")
 flags.DEFINE_integer("curve_every", 1, "Epochs between test errors.")
 flags.DEFINE_integer("baseline_epochs", 300,
                      "supervised_only: passes over the labelled digits.")
-flags.DEFINE_string("workdir_root", "/work/runs-aae", "Run folders.")
+flags.DEFINE_string("workdir_root", "runs/aae-paper", "Run folders.")
 flags.DEFINE_boolean("partial", False, "Report the curve so far; do not "
                      "train.")
 
