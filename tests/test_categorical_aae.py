@@ -14,6 +14,7 @@ from training_callbacks import StopAfter
 
 import kerasae
 from kerasae import data as kae_data
+from kerasae import evaluation
 from kerasae import models
 from kerasae import training
 from kerasae.config import Config
@@ -23,7 +24,6 @@ from kerasae.config import TrainConfig
 from kerasae.config import validate
 from kerasae.data import labelled_subset
 from kerasae.errors import ConfigError
-from kerasae.evaluation import metrics
 from kerasae.export import saved_model
 from kerasae.export.litert_runner import LiteRTModel
 
@@ -72,7 +72,7 @@ def semi(tmp_path_factory):
     workdir, export_dir = str(root / "run"), str(root / "export")
     kerasae.train(config("semi_supervised", labelled_examples=6), workdir,
                   data=templates(900), verbose=0)
-    metrics.evaluate_run(workdir, metrics.EvalOptions(probe_examples=200))
+    evaluation.evaluate_run(workdir, evaluation.EvalOptions(probe_examples=200))
     saved_model.export(workdir, export_dir)
     return workdir, export_dir
 

@@ -14,6 +14,7 @@ from sample_data import class_blob_images
 
 import kerasae
 from kerasae import config as kae_config
+from kerasae import evaluation
 from kerasae import models
 from kerasae import training
 from kerasae.config import Config
@@ -43,7 +44,7 @@ def cvae(tmp_path_factory):
                           latent_dim=2),
         train=TrainConfig(epochs=12, batch_size=32, learning_rate=3e-3))
     kerasae.train(config, workdir, data=(raw, y), verbose=0)
-    metrics.evaluate_run(workdir, metrics.EvalOptions(
+    evaluation.evaluate_run(workdir, evaluation.EvalOptions(
         iwae_k=20, iwae_examples=40, probe_examples=500))
     saved_model.export(workdir, export_dir)
     return workdir, export_dir, raw[:40], y[:40]

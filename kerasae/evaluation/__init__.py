@@ -10,15 +10,15 @@ pictures.
 from kerasae.evaluation.inference import decode
 from kerasae.evaluation.inference import encode
 from kerasae.evaluation.inference import reconstruct
-from kerasae.evaluation.metrics import EvalOptions
 from kerasae.evaluation.metrics import active_units
-from kerasae.evaluation.metrics import evaluate_run
 from kerasae.evaluation.metrics import iwae_bound
 from kerasae.evaluation.metrics import negative_elbo
 from kerasae.evaluation.metrics import nll_estimate
 from kerasae.evaluation.metrics import pca_reconstruction_mse
 from kerasae.evaluation.metrics import reconstruction_metrics
-from kerasae.evaluation.metrics import validate
+from kerasae.evaluation.run_evaluation import EvalOptions
+from kerasae.evaluation.run_evaluation import evaluate_run
+from kerasae.evaluation.run_evaluation import validate
 
 __all__ = [
     "EvalOptions", "active_units", "decode", "encode", "evaluate_run",

@@ -403,8 +403,3 @@ def write_threshold(workdir, score, threshold, method, **details):
              "method": method, **details}
     wd.write_json(workdir, THRESHOLD, value)
     return value
-
-
-def read_threshold(workdir):
-    """The stored threshold record, or None."""
-    return wd.read_json(workdir, THRESHOLD)
