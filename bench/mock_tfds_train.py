@@ -23,8 +23,8 @@ import tensorflow_datasets as tfds  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-import train  # noqa: E402
 from kerasae.data import tfds_reader  # noqa: E402
+from kerasae.scripts import train  # noqa: E402
 
 flags.DEFINE_integer("mock_examples", 20_000, "Examples per mock split.")
 flags.DEFINE_integer("mock_eval_examples", 2_000,

@@ -39,16 +39,20 @@ def evaluate(model, config, bundle, batch_size):
     if not labels:
         results["mse_raw"] = raw_squared_error(
             model, split, bundle.preprocessing, batch_size)
-    # The adversarial autoencoder's prior-match statistics, the GAN's
-    # sample MMD, on a bounded sample of a streamed split.
-    sample = split.sample(config.data.sample_size)
-    results.update(prior_match.model_metrics(model, sample.x, sample.y))
-    if sample is not split and model.uses_prior:
-        results["sample_size"] = len(sample)
-    # The categorical aae's classes (or clusters) against the labels.
-    if model.can_classify:
-        results.update(categorical.report(
-            model, bundle.train.sample(config.data.sample_size), sample))
+    # Only the models with such figures draw the sample: held in memory,
+    # it is most of a streamed run's peak.
+    if model.uses_prior or model.can_classify:
+        sample = split.sample(config.data.sample_size)
+        # The adversarial autoencoder's prior-match statistics, the GAN's
+        # sample MMD, on a bounded sample of a streamed split.
+        results.update(prior_match.model_metrics(model, sample.x, sample.y))
+        if sample is not split and model.uses_prior:
+            results["sample_size"] = len(sample)
+        # The categorical aae's classes (or clusters) against the labels.
+        if model.can_classify:
+            results.update(categorical.report(
+                model, bundle.train.sample(config.data.sample_size),
+                sample))
     return wd.metrics_record(config, bundle.eval_split_name, len(split),
                              results, data_path=bundle.data_path)
 
