@@ -35,7 +35,7 @@ Scores (`SCORES`):
 parameters are stored in `threshold.json` under `params`.
 
 `auto` is `reconstruction_and_code` for every model with an encoder: on
-one-class MNIST it averages 96.8 AUROC against 83.4 for the training loss
+one-class MNIST it averages 96.9 AUROC against 83.6 for the training loss
 (docs/evaluation.md). The exported `score` signature computes whichever
 score `threshold.json` names, with the fitted parameters baked in as
 constants; both paths run `score_batch` (keras.ops), so the formula exists
