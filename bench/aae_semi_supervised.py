@@ -144,10 +144,10 @@ def run_aae(setting):
 def labelled_digits(seed=0, n=100):
     """The 100 labelled training digits the semi-supervised run keeps."""
     from kerasae import data as kae_data
-    from kerasae.data import labelled_subset
+    from kerasae.training import labelled
     cfg = config("labels100", 1, FLAGS.style_dim)
     bundle = kae_data.load(cfg.data, seed=seed)
-    chosen = labelled_subset.choose(bundle.train.y, n, seed, 10)
+    chosen = labelled.choose(bundle.train.y, n, seed, 10)
     return bundle, bundle.train.x[chosen], bundle.train.y[chosen]
 
 

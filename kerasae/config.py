@@ -223,7 +223,7 @@ class DataConfig:
         sample_size: examples per split that evaluation, calibration and
             the pictures of a streamed run use.
         labelled_examples: the semi-supervised aae's labelled subset size
-            (`kerasae.data.labelled_subset`); None: every label.
+            (`kerasae.training.labelled.choose`); None: every label.
     """
 
     dataset: str = option(

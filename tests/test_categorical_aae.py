@@ -22,10 +22,10 @@ from kerasae.config import DataConfig
 from kerasae.config import ModelConfig
 from kerasae.config import TrainConfig
 from kerasae.config import validate
-from kerasae.data import labelled_subset
 from kerasae.errors import ConfigError
 from kerasae.export import saved_model
 from kerasae.export.litert_runner import LiteRTModel
+from kerasae.training import labelled
 
 CLASSES = 3
 
@@ -88,7 +88,7 @@ def test_semi_supervised_beats_the_labelled_only_classifier(semi):
     alone = training.build_for_training(run.config)
     bundle = kae_data.load(DataConfig(
         dataset=os.path.join(workdir, "data.npz")))
-    chosen = labelled_subset.choose(bundle.train.y, 6, 0, CLASSES)
+    chosen = labelled.choose(bundle.train.y, 6, 0, CLASSES)
     assert np.bincount(bundle.train.y[chosen]).tolist() == [2, 2, 2]
     # The run standardizes its inputs; the baseline sees them the same way.
     labelled_x = np.asarray(run.preprocessing.apply(bundle.train.x[chosen]))
@@ -196,12 +196,12 @@ def test_a_resumed_semi_supervised_run_ends_with_the_same_numbers(
 
 def test_the_labelled_subset_is_balanced_and_seeded():
     y = np.repeat(np.arange(4), [50, 30, 20, 10])
-    chosen = labelled_subset.choose(y, 10, seed=1)
+    chosen = labelled.choose(y, 10, seed=1)
     assert sorted(np.bincount(y[chosen]).tolist()) == [2, 2, 3, 3]
     np.testing.assert_array_equal(chosen,
-                                  labelled_subset.choose(y, 10, seed=1))
-    assert not np.array_equal(chosen, labelled_subset.choose(y, 10, 2))
-    assert len(labelled_subset.choose(y, None, 0)) == len(y)
+                                  labelled.choose(y, 10, seed=1))
+    assert not np.array_equal(chosen, labelled.choose(y, 10, 2))
+    assert len(labelled.choose(y, None, 0)) == len(y)
 
 
 @pytest.mark.parametrize("model, data, message", [

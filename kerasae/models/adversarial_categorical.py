@@ -16,7 +16,7 @@ Each batch trains in phases:
    the encoder, as the generator, learns to fool both;
 3. semi-supervised classification (`semi_supervised` only): the encoder's
    q(y|x) is trained with the cross-entropy of a batch of the labelled
-   subset (`kerasae.data.labelled_subset`).
+   subset (`kerasae.training.labelled.choose`).
 
 Clustering is the same model without the third phase, with K clusters.
 Every per-example loss is averaged over the global batch with

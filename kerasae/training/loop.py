@@ -198,8 +198,11 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     # replays it.
     position = tf.Variable(0, dtype=tf.int64, trainable=False)
     train_ds, val_ds = datasets(model, bundle, t, replicas, position,
-                                shard=distribute.worker_shard(strategy),
-                                data_config=config.data)
+                                shard=distribute.worker_shard(strategy))
+    if model.uses_labelled_subset:
+        # Each step also classifies a batch of the labelled subset.
+        train_ds = labelled.attach(train_ds, bundle, config, replicas,
+                                   position)
     cardinality = int(train_ds.cardinality())
     steps = t.steps_per_epoch or (cardinality if cardinality > 0 else None)
     if verbose is None:
@@ -272,14 +275,14 @@ def keep_arrays(workdir, x, y):
 
 
 def datasets(model, bundle, train_config, replicas, position=None,
-             shard=None, data_config=None):
+             shard=None):
     """Training and validation `tf.data` pipelines for `model`.
 
     `position`: the int64 variable that says where the training batches
     start (`kerasae.data.Split.dataset`); None: at the start. `shard`
     (`(workers, index)`, from `distribute.worker_shard`) makes a streamed
-    training split read only this worker's share. `data_config` says
-    which labels a semi-supervised model keeps (default: every label).
+    training split read only this worker's share. A semi-supervised
+    model's labelled batches are paired on by `labelled.attach`.
     """
     labels = model.uses_labels
     train, t = bundle.train, train_config
@@ -301,12 +304,6 @@ def datasets(model, bundle, train_config, replicas, position=None,
     # The semi-supervised aae judges its classes on validation labels.
     val_ds = bundle.validation.dataset(
         t.batch_size, labels=labels or model.uses_labelled_subset)
-    if model.uses_labelled_subset:
-        config = kae_config.Config(
-            model=model.config, data=data_config or kae_config.DataConfig(),
-            train=train_config)
-        train_ds = labelled.attach(train_ds, bundle, config, replicas,
-                                   position)
     return train_ds, val_ds
 
 
