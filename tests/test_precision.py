@@ -27,7 +27,18 @@ from kerasae.training import precision
 ])
 def test_auto_picks_bfloat16_only_on_a_bf16_cpu_without_gpu(
         flags, gpu, expected):
-    assert precision.resolve("auto", flags=flags, gpu=gpu) == expected
+    assert precision.resolve("auto", flags=flags, gpu=gpu,
+                             max_isa="") == expected
+
+
+def test_auto_is_float32_when_onednn_is_capped_below_bfloat16(monkeypatch):
+    bf16 = {"avx512f", "avx512_bf16"}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert precision.resolve("auto", flags=bf16, gpu=False) == "float32"
+    assert precision.resolve("bfloat16", flags=bf16, gpu=False) == \
+        "bfloat16"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert precision.resolve("auto", flags=bf16, gpu=False) == "bfloat16"
 
 
 def test_explicit_choices_are_kept_and_others_refused():

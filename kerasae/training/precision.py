@@ -27,6 +27,8 @@ instructions, and float32 anywhere else (on a GPU TensorFlow already runs
 float32 matmuls as TF32 on Ampere and later; `docs/performance.md`).
 """
 
+import os
+
 from kerasae.config import MATMUL_PRECISIONS as CHOICES
 from kerasae.errors import ConfigError
 from kerasae.models.matmul import current  # noqa: F401
@@ -34,6 +36,10 @@ from kerasae.models.matmul import matmul_precision  # noqa: F401
 
 # /proc/cpuinfo flags of the instructions oneDNN's bfloat16 kernels use.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# oneDNN's `ONEDNN_MAX_CPU_ISA` values below its bfloat16 kernels: with
+# one of these set, oneDNN emulates bfloat16 matmuls whatever the CPU has.
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
+                     "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
 def cpu_flags(path="/proc/cpuinfo"):
@@ -53,13 +59,16 @@ def has_gpu():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
-def resolve(choice, flags=None, gpu=None):
+def resolve(choice, flags=None, gpu=None, max_isa=None):
     """The concrete precision, `float32` or `bfloat16`, for `choice`.
 
     Args:
         choice: one of `CHOICES`.
         flags: CPU flags (default: this machine's).
         gpu: whether a GPU is present (default: ask TensorFlow).
+        max_isa: oneDNN's instruction-set cap (default: the
+            `ONEDNN_MAX_CPU_ISA` environment variable); a cap below the
+            bfloat16 kernels makes `auto` pick `float32`.
 
     Raises:
         ConfigError: `choice` is not one of `CHOICES`.
@@ -72,6 +81,10 @@ def resolve(choice, flags=None, gpu=None):
         return choice
     flags = cpu_flags() if flags is None else flags
     gpu = has_gpu() if gpu is None else gpu
+    if max_isa is None:
+        max_isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    if max_isa.strip().upper() in ISAS_WITHOUT_BF16:
+        return "float32"
     if not gpu and any(flag in flags for flag in BF16_CPU_FLAGS):
         return "bfloat16"
     return "float32"
