@@ -14,7 +14,6 @@ multi-worker run needs the workdir on a filesystem all workers share.
 
 import contextlib
 import dataclasses
-import math
 import os
 import shutil
 import sys
@@ -136,7 +135,7 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     # file's reader opens without it, so the input size is known first; a
     # series loads with NumPy; a TFDS dataset's size comes from its
     # metadata (`kerasae.threads`).
-    bundle = source = arrays = input_size = None
+    bundle = source = arrays = input_shape = None
     data_config = config.data
     if data is not None:
         source, arrays = tables.from_memory(data)
@@ -147,11 +146,11 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
         data_config = wd.data_config(config, workdir)
     if data_config.window is not None:
         bundle = kae_data.load(data_config, seed=t.seed)
-        input_size = math.prod(bundle.input_shape)
+        input_shape = bundle.input_shape
     elif not kae_data.is_tfds_name(data_config.dataset):
         source = source or kae_data.open_source(data_config)
-        input_size = math.prod(source.info.shape)
-    pools = kae_threads.configure(config, precision, input_size)
+        input_shape = source.info.shape
+    pools = kae_threads.configure(config, precision, input_shape)
     strategy = distribute.get_strategy(t.strategy, t.cpu_devices)
     replicas = strategy.num_replicas_in_sync
     if t.batch_size % replicas:
