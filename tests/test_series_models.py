@@ -79,3 +79,33 @@ def test_sequence_arch_on_images_is_refused():
     with pytest.raises(ConfigError, match="--arch=lstm needs series "
                        "windows of shape \\(steps, features\\)"):
         models.build(config)
+
+
+@pytest.mark.parametrize("layer, kwargs", [
+    ("Conv1D", dict(filters=8, kernel_size=7, strides=2, padding="same",
+                    activation="relu")),
+    ("Conv1D", dict(filters=2, kernel_size=7, padding="same")),
+    ("Conv1DTranspose", dict(filters=4, kernel_size=7, strides=2,
+                             padding="same", activation="relu")),
+])
+def test_fused_conv1d_layers_compute_what_keras_does(layer, kwargs):
+    import tensorflow as tf
+
+    from kerasae.models import conv1d
+    x = tf.constant(np.random.default_rng(0).normal(
+        size=(5, WINDOW, 3)).astype("float32"))
+    theirs = getattr(keras.layers, layer)(**kwargs)
+    ours = getattr(conv1d, layer)(**kwargs)
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    ours.set_weights(theirs.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        outputs = [theirs(x), ours(x)]
+        losses = [tf.reduce_sum(y * y) for y in outputs]
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+    expected = tape.gradient(losses[0], [x, *theirs.trainable_weights])
+    found = tape.gradient(losses[1], [x, *ours.trainable_weights])
+    assert len(found) == 3
+    for a, b in zip(expected, found):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)

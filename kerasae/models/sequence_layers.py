@@ -9,7 +9,9 @@ priors, Mahalanobis scores on codes) works on windows unchanged.
 - `conv1d`: strided `Conv1D` layers (kernel 7, stride 2, as in the
   keras-io example "Timeseries anomaly detection using an Autoencoder"),
   mirrored by `Conv1DTranspose` layers and a last same-padded `Conv1D`
-  to the feature count, cropped back to the window length.
+  to the feature count, cropped back to the window length
+  (`kerasae.models.conv1d`: Keras's layers, with bias and activation
+  fused into the convolution).
 - `lstm`: a sequence-to-sequence LSTM autoencoder (Srivastava et al. 2015,
   "Unsupervised Learning of Video Representations using LSTMs";
   Malhotra et al. 2016, "LSTM-based Encoder-Decoder for Multi-sensor
@@ -27,6 +29,7 @@ import math
 from keras import layers
 
 from kerasae.errors import ConfigError
+from kerasae.models import conv1d
 from kerasae.models import matmul
 
 KERNEL = 7  # keras-io's kernel size, about a quarter of a 24-step day
@@ -49,7 +52,7 @@ def encoder_layers(input_shape, arch, hidden_units, activation):
     stack = []
     if arch == "conv1d":
         for filters in hidden_units:
-            stack.append(layers.Conv1D(
+            stack.append(conv1d.Conv1D(
                 int(filters), KERNEL, strides=2, padding="same",
                 activation=activation))
         stack.append(layers.Flatten())
@@ -73,10 +76,10 @@ def decoder_layers(output_shape, arch, hidden_units, activation):
         stack = [matmul.dense(small * reverse[0], activation=activation),
                  layers.Reshape((small, reverse[0]))]
         for filters in reverse:
-            stack.append(layers.Conv1DTranspose(
+            stack.append(conv1d.Conv1DTranspose(
                 filters, KERNEL, strides=2, padding="same",
                 activation=activation))
-        stack.append(layers.Conv1D(features, KERNEL, padding="same"))
+        stack.append(conv1d.Conv1D(features, KERNEL, padding="same"))
         extra = small * 2 ** len(reverse) - steps
         if extra:
             stack.append(layers.Cropping1D((0, extra)))
