@@ -56,7 +56,7 @@ def torch_trainer(model_name, x, batch_size, seed, threads):
         loss = loss_of(data[torch.from_numpy(indices)])
         loss.backward()
         optimizer.step()
-        return loss
+        return loss.item()
 
     return step, torch.__version__, torch.get_num_threads()
 

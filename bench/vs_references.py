@@ -21,7 +21,9 @@ own environment (`--torch_python`,
 `--jax_python`) as `bench/reference_worker.py`, on the same training
 examples as kerasae, and trains `--steps` steps per request; kerasae trains
 the same number of steps in one `fit` epoch over its own input pipeline.
-The frameworks take turns within every round, so load falls on all alike.
+The frameworks take turns within every round, so load falls on all alike,
+each after `--pause` idle seconds (a framework's threads spin for a while
+after its work, which would slow the next one down).
 Samples per second are medians over `--rounds`; the ratios are kerasae's
 over each reference's.
 
@@ -38,6 +40,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import benchlib
 import numpy as np
@@ -57,6 +60,8 @@ flags.DEFINE_string("jax_python", "/work/jaxvenv/bin/python",
                     "Python of an environment with jax, flax and optax "
                     "('' to leave JAX out).")
 flags.DEFINE_string("data_dir", benchlib.DEFAULT_DATA_DIR, "TFDS folder.")
+flags.DEFINE_float("pause", 1.0, "Idle seconds before each measurement, so "
+                   "the threads of the framework that ran last are asleep.")
 benchlib.define_thread_pools_flag("auto")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -89,6 +94,7 @@ class Reference:
         return json.loads(line)
 
     def train(self):
+        time.sleep(FLAGS.pause)
         self.process.stdin.write(f"train {self.steps}\n")
         self.process.stdin.flush()
         found = self._reply()
@@ -127,6 +133,7 @@ def kerasae_candidate(model, bundle, steps):
     built.fit(train_ds, steps_per_epoch=20, epochs=1, verbose=0)
 
     def work():
+        time.sleep(FLAGS.pause)
         return benchlib.timed_fit(built, train_ds, steps * FLAGS.batch_size,
                                   steps_per_epoch=steps)
 
@@ -157,7 +164,7 @@ def each_in_its_own_process():
     rows, machine = [], None
     passed = [f"--{name}={getattr(FLAGS, name)}" for name in (
         "isa", "rounds", "batch_size", "torch_python", "jax_python",
-        "data_dir", "thread_pools")]
+        "data_dir", "thread_pools", "pause")]
     for model in FLAGS.models:
         done = subprocess.run(
             [sys.executable, os.path.abspath(__file__), f"--models={model}",
