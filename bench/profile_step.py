@@ -8,18 +8,21 @@ pools, precision and input pipeline), trains a warm-up epoch, then
 `--steps` steps under TensorFlow's profiler, and sums the time of each op
 type over the threads that run ops (the executor's `Process` frames, which
 hold the ops, are left out). Prints samples per second without the
-profiler (median of `--rounds`), wall and summed op milliseconds per step
-under it, and each op type's milliseconds per step and share of the
-summed op time. `--isa=avx2` caps oneDNN as `vs_references.py` does;
-`--keras_conv1d --thread_pools=tensorflow` profiles the conv1d model
-with Keras's layers and TensorFlow's pools, as it trained before
-kerasae's fused layers and its pools for small convolutions.
+profiler (median of `--rounds` epochs of `--steps`), wall and summed op
+milliseconds per step under it, and each op type's milliseconds per step
+and share of the summed op time. `--isa=avx2` caps oneDNN as
+`vs_references.py` does; `--keras_conv1d --thread_pools=tensorflow`
+profiles the conv1d model with Keras's layers and TensorFlow's pools, as
+it trained before kerasae's fused layers and its pools for small
+convolutions.
 """
 
 import collections
 import glob
 import os
+import statistics
 import tempfile
+import time
 
 import benchlib
 import vs_references
@@ -72,9 +75,6 @@ def main(argv):
         from kerasae.models import conv1d
         conv1d.Conv1D = keras.layers.Conv1D
         conv1d.Conv1DTranspose = keras.layers.Conv1DTranspose
-    import statistics
-    import time
-
     import tensorflow as tf
     folder = tempfile.mkdtemp(prefix="kae-profile-")
     bundle = (vs_references.series_bundle(folder)
@@ -83,7 +83,7 @@ def main(argv):
     work, steps = vs_references.kerasae_candidate(FLAGS.model, bundle,
                                                   FLAGS.steps)
     rates = []
-    for _ in range(min(FLAGS.rounds, 3)):
+    for _ in range(FLAGS.rounds):
         samples, seconds, _ = work()
         rates.append(samples / seconds)
     tf.profiler.experimental.start(os.path.join(folder, "profile"))

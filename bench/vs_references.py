@@ -17,10 +17,11 @@ Models (batch 128 each, kerasae's defaults for everything else):
 
 Each model is measured in a process of its own, with the thread pools
 `train.py --thread_pools=auto` picks for it. Each reference runs in its
-own environment (`--torch_python`,
-`--jax_python`) as `bench/reference_worker.py`, on the same training
-examples as kerasae, and trains `--steps` steps per request; kerasae trains
-the same number of steps in one `fit` epoch over its own input pipeline.
+own environment (`--torch_python`, `--jax_python`) as
+`bench/reference_worker.py`, on the same training examples as kerasae,
+and trains a fixed number of steps per request (`STEPS`, a few seconds'
+work); kerasae trains the same number of steps in one `fit` epoch over
+its own input pipeline.
 The frameworks take turns within every round, so load falls on all alike,
 each after `--pause` idle seconds (a framework's threads spin for a while
 after its work, which would slow the next one down).
@@ -123,14 +124,16 @@ def series_bundle(folder):
 def kerasae_candidate(model, bundle, steps):
     """The model as `train.py` builds it, timed `steps` steps per call."""
     from kerasae import training
+    from kerasae.config import TrainConfig
     name, arch, _ = MODELS[model]
-    steps = benchlib.whole_executions(steps, 20)
+    steps = benchlib.whole_executions(steps,
+                                      TrainConfig.steps_per_execution)
     config = benchlib.resolved_config(
         bundle, name=name, arch=arch, batch_size=FLAGS.batch_size,
         steps_per_epoch=steps)
     built = benchlib.build_compiled(config)
     train_ds, _ = training.datasets(built, bundle, config.train, 1)
-    built.fit(train_ds, steps_per_epoch=20, epochs=1, verbose=0)
+    built.fit(train_ds, steps_per_epoch=steps, epochs=1, verbose=0)
 
     def work():
         time.sleep(FLAGS.pause)
@@ -157,6 +160,39 @@ def start(model):
         resolved, shape)
     return dict(benchlib.machine(), thread_pools=pools, isa=FLAGS.isa,
                 matmul_precision=resolved)
+
+
+def compare(model):
+    """Measures `model` against its references; returns the result rows."""
+    folder = tempfile.mkdtemp(prefix="kae-vs-")
+    bundle = (series_bundle(folder) if model == "conv1d_ae"
+              else benchlib.load_mnist(FLAGS.data_dir))
+    work, steps = kerasae_candidate(model, bundle, STEPS[model])
+    data = os.path.join(folder, f"{model}.npy")
+    # Every example, windows included (they are built lazily).
+    np.save(data, np.asarray(bundle.train.x[np.arange(
+        len(bundle.train.x))], np.float32))
+    references = {"pytorch": Reference(FLAGS.torch_python, "torch", model,
+                                       data, steps)}
+    if model == "dense_vae" and FLAGS.jax_python:
+        references["jax"] = Reference(FLAGS.jax_python, "jax", model, data,
+                                      steps)
+    candidates = {"kerasae": work}
+    candidates.update({k: r.train for k, r in references.items()})
+    found = benchlib.measure_rounds(candidates, FLAGS.rounds)
+    table = []
+    for name, reference in references.items():
+        reference.close()
+        ratio = found["kerasae"]["median"] / found[name]["median"]
+        cpu_ratio = found["kerasae"]["cpu_median"] / found[name]["cpu_median"]
+        table.append({"model": model, "reference": name,
+                      "reference_version": reference.info["version"],
+                      "kerasae": found["kerasae"], "other": found[name],
+                      "ratio": ratio, "ratio_per_cpu_second": cpu_ratio})
+        print(f"{model:<10} kerasae {found['kerasae']['median']:>8.0f} "
+              f"{name} {found[name]['median']:>8.0f} samples/s: "
+              f"{ratio:.2f}x ({cpu_ratio:.2f}x per CPU second)", flush=True)
+    return table
 
 
 def each_in_its_own_process():
@@ -189,42 +225,9 @@ def main(argv):
         benchlib.emit({"bench": "vs_references", "machine": info,
                        "results": table})
         return
-    info = start(FLAGS.models[0])
-    folder = tempfile.mkdtemp(prefix="kae-vs-")
-    mnist = None
-    table = []
-    for model in FLAGS.models:
-        if model == "conv1d_ae":
-            bundle = series_bundle(folder)
-        else:
-            mnist = mnist or benchlib.load_mnist(FLAGS.data_dir)
-            bundle = mnist
-        work, steps = kerasae_candidate(model, bundle, STEPS[model])
-        data = os.path.join(folder, f"{model}.npy")
-        np.save(data, np.asarray(bundle.train.x[np.arange(
-            len(bundle.train.x))], np.float32))
-        references = {"pytorch": Reference(FLAGS.torch_python, "torch",
-                                           model, data, steps)}
-        if model == "dense_vae" and FLAGS.jax_python:
-            references["jax"] = Reference(FLAGS.jax_python, "jax", model,
-                                          data, steps)
-        candidates = {"kerasae": work}
-        candidates.update({k: r.train for k, r in references.items()})
-        found = benchlib.measure_rounds(candidates, FLAGS.rounds)
-        for name, reference in references.items():
-            reference.close()
-            ratio = found["kerasae"]["median"] / found[name]["median"]
-            cpu_ratio = (found["kerasae"]["cpu_median"]
-                         / found[name]["cpu_median"])
-            row = {"model": model, "reference": name,
-                   "reference_version": reference.info["version"],
-                   "kerasae": found["kerasae"], "other": found[name],
-                   "ratio": ratio, "ratio_per_cpu_second": cpu_ratio}
-            table.append(row)
-            print(f"{model:<10} kerasae {found['kerasae']['median']:>8.0f} "
-                  f"{name} {found[name]['median']:>8.0f} samples/s: "
-                  f"{ratio:.2f}x ({cpu_ratio:.2f}x per CPU second)",
-                  flush=True)
+    model = FLAGS.models[0]
+    info = start(model)
+    table = compare(model)
     info["load_average_after"] = benchlib.machine()["load_average"]
     benchlib.emit({"bench": "vs_references", "machine": info,
                    "results": table})

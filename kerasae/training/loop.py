@@ -132,9 +132,9 @@ def _train(config, workdir, overwrite, callbacks, verbose, data):
     precision = kae_precision.resolve(t.matmul_precision)
     # The thread pools and a multi-worker strategy are fixed when
     # TensorFlow's runtime starts, and reading may start it (tf.data). A
-    # file's reader opens without it, so the input size is known first; a
-    # series loads with NumPy; a TFDS dataset's size comes from its
-    # metadata (`kerasae.threads`).
+    # file's reader opens without it, so the input shape is known first; a
+    # series loads with NumPy; a TFDS dataset's shape comes from its
+    # metadata (`kerasae.training.threads`).
     bundle = source = arrays = input_shape = None
     data_config = config.data
     if data is not None:
